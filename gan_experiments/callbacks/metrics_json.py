@@ -1,0 +1,56 @@
+"""``metrics.json``: the final value of every logged metric under its logged key, plus ``best/<key>``."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
+
+
+def collect_metrics(trainer: Trainer) -> dict[str, float]:
+    """Logged metrics as floats under the key they were logged with, and the best score of every
+    ModelCheckpoint that monitors one. A metric logged per step and per epoch appears once, as its epoch
+    value (Lightning's ``_step``/``_epoch`` copies are dropped)."""
+    logged = trainer.callback_metrics
+    metrics = {
+        name: float(value)
+        for name, value in logged.items()
+        if not (name.endswith(("_step", "_epoch")) and name.rsplit("_", 1)[0] in logged)
+    }
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.monitor and callback.best_model_score is not None:
+            metrics[f"best/{callback.monitor}"] = float(callback.best_model_score)
+    return {k: (v if math.isfinite(v) else str(v)) for k, v in sorted(metrics.items())}
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write to a temporary file and rename it over ``path``, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+class MetricsJSON(Callback):
+    """Rewrites ``path`` after every epoch, at the end of training, and after a crash."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+
+    @rank_zero_only
+    def write(self, trainer: Trainer) -> None:
+        write_json_atomic(self.path, collect_metrics(trainer))
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.write(trainer)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.write(trainer)
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self.write(trainer)

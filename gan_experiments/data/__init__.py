@@ -1,0 +1,17 @@
+"""LightningDataModules: batches are (samples [N, ...], labels [N])."""
+
+from gan_experiments.data.base import DatasetNotFoundError, GANDataModule, InMemoryDataset
+from gan_experiments.data.digits import DigitsDataModule
+from gan_experiments.data.image_folder import ImageFolderDataModule
+from gan_experiments.data.torchvision_data import TorchvisionDataModule
+from gan_experiments.data.toy2d import Toy2DDataModule
+
+__all__ = [
+    "DatasetNotFoundError",
+    "DigitsDataModule",
+    "GANDataModule",
+    "ImageFolderDataModule",
+    "InMemoryDataset",
+    "TorchvisionDataModule",
+    "Toy2DDataModule",
+]

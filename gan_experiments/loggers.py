@@ -1,0 +1,46 @@
+"""Logger factories: W&B that goes offline by itself when no W&B login is configured."""
+
+from __future__ import annotations
+
+import netrc
+import os
+from pathlib import Path
+
+from lightning.pytorch.loggers import Logger, WandbLogger
+
+MODES = ("auto", "online", "offline", "disabled")
+
+
+def wandb_logged_in() -> bool:
+    """True when W&B credentials exist: ``$WANDB_API_KEY`` or an api.wandb.ai entry in ~/.netrc."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators(os.environ.get("WANDB_BASE_URL_HOST", "api.wandb.ai")) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def resolve_wandb_mode(mode: str) -> str:
+    """``auto`` -> ``$WANDB_MODE`` if set, else online when logged in, else offline."""
+    if mode not in MODES:
+        raise ValueError(f"logger.wandb.mode must be one of {MODES}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    return os.environ.get("WANDB_MODE") or ("online" if wandb_logged_in() else "offline")
+
+
+def wandb_logger(mode: str = "auto", save_dir: str = ".", **kwargs) -> WandbLogger:
+    """A ``WandbLogger`` writing under ``save_dir/wandb``; ``mode`` is auto/online/offline/disabled."""
+    resolved = resolve_wandb_mode(mode)
+    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    return WandbLogger(save_dir=save_dir, offline=resolved == "offline", mode=resolved, **kwargs)
+
+
+def offline_wandb_runs(loggers: list[Logger]) -> list[Path]:
+    """Offline W&B run folders written by these loggers (to be uploaded with ``wandb sync``)."""
+    runs: list[Path] = []
+    for logger in loggers:
+        if isinstance(logger, WandbLogger) and logger._offline:
+            runs += sorted(Path(logger.save_dir, "wandb").glob("offline-run-*"))
+    return runs

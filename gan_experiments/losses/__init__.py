@@ -1,0 +1,17 @@
+"""Adversarial criteria, critic constraints and the GAN objective that combines them."""
+
+from gan_experiments.losses.adversarial import AdversarialLoss, BCELoss, HingeLoss, LSGANLoss, WassersteinLoss
+from gan_experiments.losses.objective import GANLoss
+from gan_experiments.losses.penalties import clip_weights_, gradient_penalty, interpolate
+
+__all__ = [
+    "AdversarialLoss",
+    "BCELoss",
+    "GANLoss",
+    "HingeLoss",
+    "LSGANLoss",
+    "WassersteinLoss",
+    "clip_weights_",
+    "gradient_penalty",
+    "interpolate",
+]

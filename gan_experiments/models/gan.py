@@ -1,0 +1,132 @@
+"""The GAN family trained by alternating critic and generator steps: GAN, DCGAN, WGAN, WGAN-GP and cGAN.
+
+Which of these a run is depends only on the parts it is given: the networks (MLP or DCGAN, conditional
+when ``generator.num_classes > 0``) and the loss (criterion, constraint, critic steps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from lightning import LightningModule
+from torch import nn
+from torch.optim import Optimizer
+
+from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate
+
+OptimizerFactory = Callable[[Any], Optimizer]
+
+
+class GANModule(LightningModule):
+    """min_G max_D V(D, G) by manual optimization (Goodfellow et al. 2014, Algorithm 1):
+
+    for every real batch x ~ p_data (with labels y for a cGAN):
+        critic step:    z ~ N(0, I);  minimize L_D(D(x, y), D(G(z, y), y)) [+ lambda * GP]  [then clip D]
+        every n_critic-th batch, generator step: fresh z;  minimize L_G(D(G(z, y), y))
+
+    Each critic step sees a fresh real batch, so with n_critic = 5 the generator steps every 5th batch
+    (WGAN, Arjovsky et al. 2017, Algorithm 1). ``trainer.global_step`` counts both optimizers' steps.
+
+    Shapes: real batch [N, ...] as produced by the DataModule, labels [N]; z [N, generator.latent_dim].
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        loss: GANLoss,
+        optimizer_g: OptimizerFactory,
+        optimizer_d: OptimizerFactory,
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        loss.check_discriminator(discriminator)
+        self.generator, self.discriminator, self.loss = generator, discriminator, loss
+        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
+        self.critic_steps = 0
+
+    @property
+    def latent_dim(self) -> int:
+        return self.generator.latent_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.generator.num_classes
+
+    def sample_latent(self, n: int) -> torch.Tensor:
+        """z ~ N(0, I), [n, latent_dim], on the module's device."""
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator(z, labels)
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Generator output for inference (eval mode, no gradients), [N, ...]; training mode is restored."""
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(z.to(self.device), None if labels is None else labels.to(self.device))
+        finally:
+            self.generator.train(was_training)
+
+    def configure_optimizers(self):
+        return [self.optimizer_g(self.generator.parameters()), self.optimizer_d(self.discriminator.parameters())]
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        real, labels = batch
+        labels = labels if self.num_classes else None
+        opt_g, opt_d = self.optimizers()
+        logs = self._critic_step(opt_d, real, labels)
+        self.critic_steps += 1
+        if self.critic_steps % self.loss.n_critic == 0:
+            logs |= self._generator_step(opt_g, real.shape[0], labels)
+        sync = self.trainer.world_size > 1
+        for name, value in logs.items():
+            shown = name in ("d_loss", "g_loss")
+            self.log(f"train/{name}", value, on_step=True, on_epoch=True, prog_bar=shown, sync_dist=sync)
+        return logs
+
+    def _critic_step(self, opt: Optimizer, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        self.toggle_optimizer(opt)
+        with torch.no_grad():
+            fake = self.generator(self.sample_latent(real.shape[0]), labels)
+        d_real = self.discriminator(real, labels)
+        d_fake = self.discriminator(fake, labels)
+        loss = self.loss.criterion.discriminator_loss(d_real, d_fake)
+        logs = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+        if self.loss.gp_weight > 0:
+            penalty = gradient_penalty(lambda x: self.discriminator(x, labels), interpolate(real, fake), self._loss_scale())
+            logs["gp"] = penalty.detach()
+            loss = loss + self.loss.gp_weight * penalty
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        self.untoggle_optimizer(opt)
+        if self.loss.clip_value is not None:
+            clip_weights_(self.discriminator, self.loss.clip_value)
+        logs["d_loss"] = loss.detach()
+        return logs
+
+    def _generator_step(self, opt: Optimizer, n: int, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        self.toggle_optimizer(opt)
+        fake = self.generator(self.sample_latent(n), labels)
+        loss = self.loss.criterion.generator_loss(self.discriminator(fake, labels))
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        self.untoggle_optimizer(opt)
+        return {"g_loss": loss.detach()}
+
+    def _loss_scale(self) -> float:
+        """The fp16 AMP scaler's current scale (1 without a scaler, e.g. fp32 and bf16)."""
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        return float(scaler.get_scale()) if scaler is not None and scaler.is_enabled() else 1.0
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["critic_steps"] = self.critic_steps
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.critic_steps = checkpoint.get("critic_steps", 0)

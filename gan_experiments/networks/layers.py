@@ -1,0 +1,74 @@
+"""Small shared building blocks: weight init, normalization choice, class conditioning."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NORMS = ("batch", "instance", "layer", "none")
+
+
+def norm_2d(kind: str, channels: int) -> nn.Module:
+    """A 2-D normalization layer by name.
+
+    ``layer`` is layer normalization over [C, H, W] per sample (``GroupNorm`` with one group), the
+    critic normalization WGAN-GP recommends because it does not couple samples in a batch.
+    """
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
+
+
+def init_normal_(module: nn.Module, std: float = 0.02) -> nn.Module:
+    """DCGAN initialization (Radford et al. 2016): conv/linear weights ~ N(0, std), norm scales ~ N(1, std)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d, nn.GroupNorm)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def activation(name: str) -> nn.Module:
+    """Output activation by name: ``tanh`` for images in [-1, 1], ``sigmoid`` for [0, 1], ``none``."""
+    table = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}
+    if name not in table:
+        raise ValueError(f"output_activation must be one of {sorted(table)}, got {name!r}")
+    return table[name]()
+
+
+def check_labels(labels: torch.Tensor | None, num_classes: int, batch: int) -> None:
+    """Fail clearly when a conditional network gets no labels, or an unconditional one gets labels."""
+    if num_classes and labels is None:
+        raise ValueError(f"this network is conditional on {num_classes} classes: pass labels of shape [{batch}]")
+    if labels is not None and not num_classes:
+        raise ValueError("this network is unconditional (num_classes=0) but labels were passed")
+    if labels is not None and labels.shape != (batch,):
+        raise ValueError(f"labels must have shape [{batch}], got {list(labels.shape)}")
+
+
+def concat_one_hot(z: torch.Tensor, labels: torch.Tensor | None, num_classes: int) -> torch.Tensor:
+    """cGAN vector input (Mirza & Osindero 2014): concat(v, one_hot(y)), [N, D] -> [N, D + K]."""
+    check_labels(labels, num_classes, z.shape[0])
+    if not num_classes:
+        return z
+    return torch.cat([z, F.one_hot(labels, num_classes).to(z.dtype)], dim=1)
+
+
+def concat_class_maps(x: torch.Tensor, labels: torch.Tensor | None, num_classes: int) -> torch.Tensor:
+    """cGAN discriminator input: one constant map per class, [N, C, H, W] -> [N, C + K, H, W]."""
+    check_labels(labels, num_classes, x.shape[0])
+    if not num_classes:
+        return x
+    maps = F.one_hot(labels, num_classes).to(x.dtype)[:, :, None, None]
+    return torch.cat([x, maps.expand(-1, -1, *x.shape[2:])], dim=1)

@@ -1,0 +1,118 @@
+"""``train(cfg)`` and ``evaluate(cfg)``: everything ``train.py`` and ``evaluate.py`` do, importable.
+
+Flow of ``train``: validate the config -> write the resolved config -> seed -> DataModule, LightningModule
+(networks, loss and optimizers passed in), callbacks, loggers, Trainer -> fit -> metrics.json, returned.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from gan_experiments.callbacks import RunConfig
+from gan_experiments.config import ConfigError, validate
+from gan_experiments.data import GANDataModule
+from gan_experiments.losses import GANLoss
+from gan_experiments.loggers import offline_wandb_runs
+
+
+
+def build(cfg: DictConfig, what: str, **kwargs) -> Any:
+    """``hydra.utils.instantiate`` whose failures become a ``ConfigError`` naming the config key."""
+    try:
+        return instantiate(cfg, **kwargs)
+    except InstantiationException as err:
+        raise ConfigError(f"could not build {what}: {err}") from err
+
+
+def build_loss(cfg: DictConfig) -> GANLoss:
+    """The ``loss`` group: criterion, critic constraint and schedule (its optimizers are built separately)."""
+    try:
+        return GANLoss(
+            criterion=build(cfg.criterion, "loss.criterion"),
+            n_critic=cfg.n_critic,
+            gp_weight=cfg.gp_weight,
+            clip_value=cfg.clip_value,
+        )
+    except ValueError as err:
+        raise ConfigError(f"loss: {err}") from err
+
+
+def build_module(cfg: DictConfig) -> L.LightningModule:
+    """The model's LightningModule with its networks, the loss object and the loss's optimizer factories."""
+    return build(
+        cfg.model,
+        "model",
+        loss=build_loss(cfg.loss),
+        optimizer_g=build(cfg.loss.optimizer_g, "loss.optimizer_g"),
+        optimizer_d=build(cfg.loss.optimizer_d, "loss.optimizer_d"),
+    )
+
+
+def build_callbacks(cfg: DictConfig, have_logger: bool) -> list[Callback]:
+    """Metric callbacks first (so files and plots written after them see their values), then the rest.
+    Entries set to null are skipped; ``LearningRateMonitor`` needs a logger and is skipped without one."""
+    configs = [("metrics", cfg.get("metrics"))] + [(f"callbacks.{k}", v) for k, v in (cfg.get("callbacks") or {}).items()]
+    callbacks = []
+    for key, node in configs:
+        if node is not None and "_target_" in node:
+            callback = build(node, key)
+            if have_logger or not isinstance(callback, LearningRateMonitor):
+                callbacks.append(callback)
+    return callbacks
+
+
+def build_loggers(cfg: DictConfig) -> list[Logger]:
+    return [build(node, f"logger.{k}") for k, node in (cfg.get("logger") or {}).items() if node and "_target_" in node]
+
+
+@rank_zero_only
+def save_config(cfg: DictConfig, output_dir: Path) -> None:
+    """The resolved config as ``.hydra/config.yaml`` (Hydra's own copy keeps interpolations unresolved)."""
+    path = output_dir / ".hydra" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train the configured GAN and return its metrics (the content of ``metrics.json``)."""
+    validate(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    save_config(cfg, output_dir)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+
+    datamodule: GANDataModule = build(cfg.data, "data")
+    if rank_zero_only.rank == 0:
+        datamodule.prepare_data()  # missing data fails here, before any run folder content or W&B run
+    module = build_module(cfg)
+    loggers = build_loggers(cfg)
+    callbacks = build_callbacks(cfg, have_logger=bool(loggers))
+    callbacks.append(RunConfig(OmegaConf.to_container(cfg, resolve=True)))
+    trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finally:
+        finish_wandb(loggers)
+    metrics_file = output_dir / "metrics.json"
+    return json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+
+
+def finish_wandb(loggers: list[Logger]) -> None:
+    """Close the W&B run (so that the next job of a multirun gets its own) and say how to upload it."""
+    if not any(type(lg).__name__ == "WandbLogger" for lg in loggers):
+        return
+    import wandb
+
+    wandb.finish()
+    for run in offline_wandb_runs(loggers):
+        print(f"W&B run saved offline; upload it with: wandb sync {run}")

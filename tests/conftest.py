@@ -1,0 +1,22 @@
+"""Test set-up: W&B off, and the real-data fixture."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# W&B stays off in tests except in the test of W&B logging itself (which sets its own mode).
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+from tests.helpers import SHARED_DATA  # noqa: E402
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data (or $GAN_SHARED_DATA); the test is skipped when it is absent."""
+    if not (SHARED_DATA / "MNIST" / "raw").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set GAN_SHARED_DATA)")
+    return SHARED_DATA

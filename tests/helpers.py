@@ -1,0 +1,43 @@
+"""Helpers shared by the tests: composing the train config, shrinking networks, the real-data location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+SHARED_DATA = Path(os.environ.get("GAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+# Small networks and budgets so smoke runs take seconds on two CPU cores.
+FAST = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=4",
+    "trainer.enable_progress_bar=false",
+    "logger=none",
+    "callbacks.rich_progress_bar=null",
+    "data.image_size=16",
+    "data.batch_size=16",
+]
+
+
+def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
+    """The train config composed exactly as `python train.py <overrides>` would, minus Hydra's run dir."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+def small_networks(model: str) -> list[str]:
+    """Overrides that shrink a model's networks for smoke runs."""
+    if model in ("dcgan", "cgan"):
+        return ["model.generator.base_channels=8", "model.discriminator.base_channels=8"]
+    if model == "gan":
+        return ["model.generator.hidden_dims=[32,32]", "model.discriminator.hidden_dims=[32,32]"]
+    return []

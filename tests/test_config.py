@@ -1,0 +1,157 @@
+"""Every config group option composes and instantiates; wrong values fail early and name the key."""
+
+import subprocess
+import sys
+
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from gan_experiments.config import ConfigError, validate
+from gan_experiments.pipeline import build_callbacks, build_loggers, build_module, train
+from tests.helpers import CONF, ROOT, compose_train
+
+MODELS = ["gan", "dcgan", "cgan"]
+LOSSES = ["bce", "lsgan", "hinge", "wgan_clip", "wgan_gp"]
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+
+
+def options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_groups_mirror_the_defaults_list():
+    defaults = OmegaConf.load(CONF / "train.yaml").defaults
+    groups = [next(iter(d)) for d in defaults if not isinstance(d, str)]
+    assert groups == ["data", "model", "loss", "trainer", "logger", "callbacks", "metrics", "paths", "hydra", "experiment"]
+    for group in groups:
+        assert (CONF / group).is_dir()
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_model_and_loss_pair_builds(model, loss, tmp_path):
+    cfg = compose_train([f"model={model}", f"loss={loss}"], tmp_path)
+    validate(cfg)
+    module = build_module(cfg)
+    assert module.loss.n_critic == cfg.loss.n_critic
+    opt_g, opt_d = module.configure_optimizers()
+    assert type(opt_d).__name__ == cfg.loss.optimizer_d._target_.rsplit(".", 1)[1]
+    assert opt_g.param_groups[0]["lr"] == cfg.loss.optimizer_g.lr
+    assert module.num_classes == (10 if model == "cgan" else 0)
+
+
+def test_wgan_gp_critic_has_no_batch_norm(tmp_path):
+    module = build_module(compose_train(["loss=wgan_gp"], tmp_path))
+    assert not any("BatchNorm" in type(m).__name__ for m in module.discriminator.modules())
+    assert any("BatchNorm" in type(m).__name__ for m in module.generator.modules())
+
+
+def test_canonical_hyperparameters(tmp_path):
+    wgan = compose_train(["loss=wgan_clip"], tmp_path).loss
+    assert (wgan.clip_value, wgan.n_critic, wgan.optimizer_d._target_, wgan.optimizer_d.lr) == (
+        0.01, 5, "torch.optim.RMSprop", 5e-5)
+    gp = compose_train(["loss=wgan_gp"], tmp_path).loss
+    assert (gp.gp_weight, gp.n_critic, gp.optimizer_d.lr, list(gp.optimizer_d.betas)) == (10.0, 5, 1e-4, [0.0, 0.9])
+    dcgan = compose_train([], tmp_path).loss
+    assert (dcgan.optimizer_g.lr, list(dcgan.optimizer_g.betas)) == (2e-4, [0.5, 0.999])
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_every_data_option_instantiates(data, tmp_path):
+    overrides = [f"data={data}"] + ([f"data.path={tmp_path}"] if data == "image_folder" else [])
+    cfg = compose_train(overrides, tmp_path)
+    dm = instantiate(cfg.data)
+    assert dm.batch_size == cfg.data.batch_size
+
+
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_every_trainer_option_instantiates(trainer, tmp_path):
+    # GPU options are instantiated on the CPU here; their strategy is what matters
+    cfg = compose_train([f"trainer={trainer}", "trainer.accelerator=cpu", "trainer.devices=1"], tmp_path)
+    t = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    if "ddp" in trainer:
+        assert cfg.trainer.strategy.endswith("find_unused_parameters_true")
+        assert t.strategy._ddp_kwargs.get("find_unused_parameters") is True
+
+
+@pytest.mark.parametrize("logger", options("logger"))
+def test_every_logger_option_instantiates(logger, tmp_path):
+    loggers = build_loggers(compose_train([f"logger={logger}"], tmp_path))
+    expected = {"none": 0, "many_loggers": 3}.get(logger, 1)
+    assert len(loggers) == expected
+
+
+def test_callbacks_and_metrics_instantiate(tmp_path):
+    cfg = compose_train(["metrics=toy2d"], tmp_path)
+    names = [type(c).__name__ for c in build_callbacks(cfg, have_logger=True)]
+    assert names[0] == "Toy2DEvaluation"  # metric callbacks run before files and plots are written
+    assert {"ModelCheckpoint", "SampleGrid", "RichProgressBar", "LearningRateMonitor", "LossCurves", "MetricsJSON"} <= set(names)
+    assert "LearningRateMonitor" not in [type(c).__name__ for c in build_callbacks(cfg, have_logger=False)]
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_builds(experiment, tmp_path):
+    cfg = compose_train([f"experiment={experiment}"], tmp_path)
+    validate(cfg)
+    build_module(cfg)
+    instantiate(cfg.data)
+
+
+def test_issue_example_composes(tmp_path):
+    cfg = compose_train(["model=dcgan", "loss=wgan_gp", "data=mnist", "trainer=cpu"], tmp_path)
+    validate(cfg)
+    assert cfg.data.name == "mnist" and cfg.loss.gp_weight == 10 and cfg.trainer.accelerator == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("loss.n_critic=0", "loss.n_critic"),
+        ("data.image_size=-3", "data.image_size"),
+        ("data.image_size=24", "data.image_size"),
+        ("data.batch_size=0", "data.batch_size"),
+        ("loss.optimizer_d.lr=-1", "loss.optimizer_d.lr"),
+        ("loss.clip_value=0", "loss.clip_value"),
+        ("loss.critic_norm=batchnorm", "loss.critic_norm"),
+        ("trainer.precision=15", "trainer.precision"),
+        ("seed=abc", "seed"),
+    ],
+)
+def test_bad_values_fail_before_training_naming_the_key(override, key, tmp_path):
+    cfg = compose_train([override], tmp_path)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        train(cfg)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_missing_data_path_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.path.*existing folder"):
+        train(compose_train(["data=image_folder", f"data.path={tmp_path}/nope"], tmp_path))
+    with pytest.raises(ConfigError, match=r"data\.path.*Missing mandatory value"):
+        train(compose_train(["data=image_folder"], tmp_path))
+
+
+def test_several_problems_are_reported_together(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        validate(compose_train(["loss.n_critic=0", "data.batch_size=-1"], tmp_path))
+    assert "loss.n_critic" in str(err.value) and "data.batch_size" in str(err.value)
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "train.py", *args, "hydra.run.dir=${oc.env:TMPDIR,/tmp}/gan_cli_test"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_cli_wrong_group_choice_lists_the_options():
+    result = run_cli("model=stylegan3000")
+    assert result.returncode != 0
+    assert "Could not find 'model/stylegan3000'" in result.stderr and "dcgan" in result.stderr
+
+
+def test_cli_wrong_value_is_one_clear_line():
+    result = run_cli("loss.n_critic=0")
+    assert result.returncode == 2
+    assert "loss.n_critic=0 is invalid" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,118 @@
+"""DataModules: shapes, ranges, labels, fixed splits, and clear errors for missing data."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan_experiments.data import (
+    DatasetNotFoundError,
+    DigitsDataModule,
+    ImageFolderDataModule,
+    TorchvisionDataModule,
+    Toy2DDataModule,
+)
+from gan_experiments.data.base import random_split_indices
+
+
+def first_batch(dm):
+    dm.prepare_data()
+    dm.setup("fit")
+    return next(iter(dm.train_dataloader()))
+
+
+def test_digits():
+    dm = DigitsDataModule(image_size=32, batch_size=50)
+    x, y = first_batch(dm)
+    assert x.shape == (50, 1, 32, 32) and x.dtype == torch.float32 and y.shape == (50,)
+    assert x.min() >= -1 and x.max() <= 1 and x.min() == -1  # background is -1
+    assert len(dm.train_set) + len(dm.val_set) == 1797 and len(dm.val_set) == 180
+    assert set(dm.train_set.labels.tolist()) == set(range(10)) and dm.num_classes == 10
+
+
+def test_digits_split_is_fixed_and_disjoint():
+    a, b = DigitsDataModule(), DigitsDataModule()
+    torch.manual_seed(1)
+    a.setup()
+    torch.manual_seed(2)
+    b.setup()
+    assert torch.equal(a.val_set.samples, b.val_set.samples)
+    train, val = random_split_indices(1797, 0.1, seed=0)
+    assert len(set(train.tolist()) | set(val.tolist())) == 1797 and not set(train.tolist()) & set(val.tolist())
+
+
+def test_digits_in_rgb():
+    x, _ = first_batch(DigitsDataModule(image_size=16, channels=3, batch_size=4))
+    assert x.shape == (4, 3, 16, 16) and torch.equal(x[:, 0], x[:, 2])
+
+
+def test_declared_class_count_must_match():
+    with pytest.raises(ValueError, match="data.num_classes=5"):
+        DigitsDataModule(num_classes=5)
+
+
+@pytest.mark.parametrize(("name", "modes", "std"), [("ring8", 8, 0.02), ("grid25", 25, 0.05)])
+def test_toy2d_mixtures(name, modes, std):
+    dm = Toy2DDataModule(name=name, train_size=20000, batch_size=256)
+    x, y = first_batch(dm)
+    assert x.shape == (256, 2) and dm.centres.shape == (modes, 2) and dm.std == std
+    points, labels = dm.train_set.samples, dm.train_set.labels
+    offsets = points - dm.centres[labels]
+    assert offsets.std().item() == pytest.approx(std, rel=0.05)
+    assert torch.bincount(labels).min() > 20000 / modes * 0.85
+    if name == "ring8":
+        assert torch.allclose(dm.centres.norm(dim=1), torch.full((8,), 2.0))
+    else:
+        assert sorted(set(dm.centres[:, 0].tolist())) == [-4, -2, 0, 2, 4]
+
+
+def write_images(folder, n=6):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        mode, size, ext = [("RGB", (40, 30), "jpg"), ("L", (20, 20), "png"), ("RGBA", (64, 80), "png")][i % 3]
+        arr = rng.integers(0, 255, (size[1], size[0], len(mode)) if mode != "L" else (size[1], size[0]), dtype=np.uint8)
+        sub = folder / ("nested" if i % 2 else "")
+        sub.mkdir(exist_ok=True)
+        Image.fromarray(arr, mode).save(sub / f"img{i}.{ext}")
+    (folder / "notes.txt").write_text("not an image")
+
+
+def test_image_folder_is_recursive_and_converts_modes(tmp_path):
+    write_images(tmp_path / "imgs")
+    dm = ImageFolderDataModule(path=str(tmp_path / "imgs"), image_size=16, batch_size=2, num_workers=0, val_fraction=0.3)
+    x, y = first_batch(dm)
+    assert x.shape == (2, 3, 16, 16) and x.min() >= -1 and x.max() <= 1 and y.tolist() == [0, 0]
+    assert len(dm.train_set) + len(dm.val_set) == 6 and dm.num_classes == 0
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="is not a folder"):
+        ImageFolderDataModule(path=str(tmp_path / "missing")).setup()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetNotFoundError, match="holds 0 image files"):
+        ImageFolderDataModule(path=str(tmp_path / "empty")).setup()
+
+
+def test_torchvision_dataset_absent_says_where_and_how(tmp_path):
+    dm = TorchvisionDataModule(name="mnist", root=str(tmp_path), download=False)
+    with pytest.raises(DatasetNotFoundError) as err:
+        dm.prepare_data()
+    message = str(err.value)
+    assert str(tmp_path / "MNIST" / "raw") in message and "data.root" in message and "train-images" in message
+
+
+def test_unknown_torchvision_name():
+    with pytest.raises(ValueError, match="data.name must be one of"):
+        TorchvisionDataModule(name="svhn")
+
+
+@pytest.mark.realdata
+def test_real_mnist_is_read(shared_data):
+    dm = TorchvisionDataModule(name="mnist", root=str(shared_data), download=False, batch_size=128, num_workers=0)
+    x, y = first_batch(dm)
+    assert len(dm.train_set) == 60000 and len(dm.val_set) == 10000
+    assert x.shape == (128, 1, 32, 32) and x.min() == -1 and x.max() > 0.9
+    assert 0 <= y.min() and y.max() <= 9
+    # MNIST is mostly background: about 80 % of pixels are (near) -1
+    assert 0.6 < (x < -0.9).float().mean() < 0.9
