@@ -7,6 +7,7 @@ Flow of ``train``: validate the config -> write the resolved config -> seed -> D
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks.append(RunConfig(OmegaConf.to_container(cfg, resolve=True)))
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        with warnings.catch_warnings():
+            # GAN evaluation runs in callbacks; the validation split is for them, not for Lightning's loop
+            warnings.filterwarnings("ignore", message=".*val_dataloader.*validation_step.*")
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     finally:
         finish_wandb(loggers)
     metrics_file = output_dir / "metrics.json"

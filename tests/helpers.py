@@ -19,9 +19,8 @@ FAST = [
     "trainer.enable_progress_bar=false",
     "logger=none",
     "callbacks.rich_progress_bar=null",
-    "data.image_size=16",
-    "data.batch_size=16",
 ]
+SMALL_IMAGES = ["data.image_size=16", "data.batch_size=16"]
 
 
 def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
@@ -41,3 +40,4 @@ def small_networks(model: str) -> list[str]:
     if model == "gan":
         return ["model.generator.hidden_dims=[32,32]", "model.discriminator.hidden_dims=[32,32]"]
     return []
+

@@ -1,0 +1,42 @@
+"""Distributed data parallel on CPU: two gloo processes (ddp_spawn; plain ddp would relaunch pytest)."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gan_experiments.pipeline import train
+from tests.helpers import FAST, ROOT, SMALL_IMAGES, compose_train, small_networks
+
+
+def test_two_ranks_end_with_identical_weights(tmp_path):
+    cfg = compose_train(
+        [*FAST, *SMALL_IMAGES, *small_networks("dcgan"), "loss=wgan_gp", "trainer=ddp_spawn",
+         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.limit_train_batches=10",
+         "+callbacks.rank_weights._target_=tests.rank_weights.SaveRankWeights",
+         f"+callbacks.rank_weights.dirpath={tmp_path}"],
+        tmp_path,
+    )
+    metrics = train(cfg)
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    assert rank0.keys() == rank1.keys()
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), name
+    assert (tmp_path / "checkpoints/last.ckpt").is_file() and "train/gp" in metrics
+    ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=False)
+    # each rank ran 10 batches of its own shard: 10 critic steps and 2 generator steps
+    assert ckpt["critic_steps"] == 10 and ckpt["global_step"] == 12
+
+
+@pytest.mark.slow
+def test_issue_ddp_spawn_command_succeeds(tmp_path):
+    """The exact command of the foundation issue, through train.py."""
+    result = subprocess.run(
+        [sys.executable, "train.py", "model=dcgan", "loss=wgan_gp", "data=digits", "trainer=ddp_spawn",
+         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}",
+         "logger=csv"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "checkpoints/last.ckpt").is_file() and (tmp_path / "samples/epoch_001.png").is_file()
