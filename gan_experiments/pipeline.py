@@ -14,17 +14,17 @@ from typing import Any
 import lightning as L
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from gan_experiments.callbacks import RunConfig
+from gan_experiments.callbacks.metrics_json import write_json_atomic
 from gan_experiments.config import ConfigError, validate
 from gan_experiments.data import GANDataModule
-from gan_experiments.losses import GANLoss
 from gan_experiments.loggers import offline_wandb_runs
-
+from gan_experiments.losses import GANLoss
 
 
 def build(cfg: DictConfig, what: str, **kwargs) -> Any:
@@ -61,14 +61,20 @@ def build_module(cfg: DictConfig) -> L.LightningModule:
 
 def build_callbacks(cfg: DictConfig, have_logger: bool) -> list[Callback]:
     """Metric callbacks first (so files and plots written after them see their values), then the rest.
-    Entries set to null are skipped; ``LearningRateMonitor`` needs a logger and is skipped without one."""
+    Entries set to null are skipped, and so are callbacks the trainer settings make pointless:
+    ``LearningRateMonitor`` without a logger, a progress bar with ``trainer.enable_progress_bar=false``."""
     configs = [("metrics", cfg.get("metrics"))] + [(f"callbacks.{k}", v) for k, v in (cfg.get("callbacks") or {}).items()]
+    show_progress = cfg.trainer.get("enable_progress_bar", True)
     callbacks = []
     for key, node in configs:
-        if node is not None and "_target_" in node:
-            callback = build(node, key)
-            if have_logger or not isinstance(callback, LearningRateMonitor):
-                callbacks.append(callback)
+        if node is None or "_target_" not in node:
+            continue
+        callback = build(node, key)
+        if isinstance(callback, LearningRateMonitor) and not have_logger:
+            continue
+        if isinstance(callback, ProgressBar) and not show_progress:
+            continue
+        callbacks.append(callback)
     return callbacks
 
 
@@ -120,3 +126,18 @@ def finish_wandb(loggers: list[Logger]) -> None:
     wandb.finish()
     for run in offline_wandb_runs(loggers):
         print(f"W&B run saved offline; upload it with: wandb sync {run}")
+
+
+TASKS = ("samples",)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Run the evaluation task ``cfg.task`` and return its results (also written to ``cfg.out`` if set)."""
+    from gan_experiments.tools.samples import sample_grid
+
+    if cfg.task not in TASKS:
+        raise ConfigError(f"task={cfg.task!r} is not a task; choose one of {', '.join(TASKS)}")
+    result = sample_grid(cfg.ckpt, cfg.out_dir, cfg.num_samples, cfg.seed)
+    if cfg.get("out"):
+        write_json_atomic(Path(cfg.out), result)
+    return result

@@ -18,7 +18,6 @@ FAST = [
     "trainer.limit_train_batches=4",
     "trainer.enable_progress_bar=false",
     "logger=none",
-    "callbacks.rich_progress_bar=null",
 ]
 SMALL_IMAGES = ["data.image_size=16", "data.batch_size=16"]
 

@@ -88,6 +88,8 @@ def test_callbacks_and_metrics_instantiate(tmp_path):
     assert names[0] == "Toy2DEvaluation"  # metric callbacks run before files and plots are written
     assert {"ModelCheckpoint", "SampleGrid", "RichProgressBar", "LearningRateMonitor", "LossCurves", "MetricsJSON"} <= set(names)
     assert "LearningRateMonitor" not in [type(c).__name__ for c in build_callbacks(cfg, have_logger=False)]
+    quiet = compose_train(["trainer.enable_progress_bar=false"], tmp_path)
+    assert "RichProgressBar" not in [type(c).__name__ for c in build_callbacks(quiet, have_logger=True)]
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

@@ -3,13 +3,16 @@ directory contract, real critic steps, seeding, and W&B offline logging."""
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
 from PIL import Image
 
-from gan_experiments.pipeline import build_module, train
-from tests.helpers import FAST, SMALL_IMAGES, compose_train, small_networks
+from gan_experiments.data import TorchvisionDataModule
+from gan_experiments.pipeline import build, build_module, train
+from tests.helpers import FAST, ROOT, SMALL_IMAGES, compose_train, small_networks
 
 PAIRS = [
     ("gan", "bce"),
@@ -60,8 +63,6 @@ def test_critic_steps_are_real(tmp_path):
     seen = []
     critic_step = module._critic_step
     module._critic_step = lambda opt, real, labels: (seen.append(real.clone()), critic_step(opt, real, labels))[1]
-    from gan_experiments.pipeline import build  # the trainer exactly as train() builds it
-
     datamodule = build(cfg.data, "data")
     trainer = build(cfg.trainer, "trainer", logger=False, enable_checkpointing=False, callbacks=[])
     trainer.fit(module, datamodule=datamodule)
@@ -132,8 +133,6 @@ def test_dcgan_learns_real_mnist(tmp_path, shared_data):
     assert metrics["train/d_loss"] < 2 * torch.log(torch.tensor(2.0)).item() - 0.3  # D beats chance (2 ln 2)
     assert metrics["train/g_loss"] > torch.log(torch.tensor(2.0)).item() + 0.3  # G's loss above chance (ln 2)
 
-    from gan_experiments.data import TorchvisionDataModule
-
     dm = TorchvisionDataModule(name="mnist", root=str(shared_data), download=False, batch_size=512, num_workers=0)
     dm.setup()
     real = next(iter(dm.val_dataloader()))[0]
@@ -155,3 +154,20 @@ if os.environ.get("CI_SKIP_WANDB"):
     test_wandb_offline_run_has_config_metrics_and_images = pytest.mark.skip(reason="CI_SKIP_WANDB")(
         test_wandb_offline_run_has_config_metrics_and_images
     )
+
+
+def test_evaluate_samples_from_checkpoint(tmp_path):
+    run(tmp_path / "run", "model=cgan", *small_networks("cgan"))
+    ckpt = tmp_path / "run/checkpoints/last.ckpt"
+    result = subprocess.run(
+        [sys.executable, "evaluate.py", f"ckpt={ckpt}", f"out_dir={tmp_path}/eval", f"out={tmp_path}/eval.json",
+         "num_samples=20", f"hydra.run.dir={tmp_path}/hydra"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "eval.json").read_text())["num_images"] == 20  # 10 classes x 2
+    assert Image.open(tmp_path / "eval/samples.png").size == (2 * 18 + 2, 10 * 18 + 2)
+
+    missing = subprocess.run([sys.executable, "evaluate.py", f"ckpt={tmp_path}/nope.ckpt", f"hydra.run.dir={tmp_path}/h2"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr

@@ -1,0 +1,38 @@
+# Two commands from a fresh clone (CPU, no internet beyond the package registries):
+#   make train   - the main job: DCGAN on the embedded digits dataset (creates .venv first)
+#   make test    - the test suite (creates .venv first)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.install-stamp
+# default suite: everything but slow and GPU tests; CI adds slow ones (MARKERS="not gpu")
+MARKERS ?= not slow and not gpu
+ARGS ?=
+
+.PHONY: install train test test-gpu lint benchmark clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+train: $(STAMP)
+	$(PY) train.py $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -m "$(MARKERS)" $(ARGS)
+
+test-gpu: $(STAMP)
+	$(PY) -m pytest -m gpu $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/toy2d.py
+
+clean:
+	rm -rf $(VENV) logs .pytest_cache

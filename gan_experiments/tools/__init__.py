@@ -1,0 +1,1 @@
+"""evaluate.py tasks, one per module."""
