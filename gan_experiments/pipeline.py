@@ -43,6 +43,7 @@ def build_loss(cfg: DictConfig) -> GANLoss:
             n_critic=cfg.n_critic,
             gp_weight=cfg.gp_weight,
             clip_value=cfg.clip_value,
+            r1_weight=cfg.get("r1_weight", 0.0),
         )
     except ValueError as err:
         raise ConfigError(f"loss: {err}") from err

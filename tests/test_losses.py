@@ -15,6 +15,7 @@ from gan_experiments.losses import (
     clip_weights_,
     gradient_penalty,
     interpolate,
+    r1_penalty,
 )
 
 
@@ -133,3 +134,12 @@ def test_gradient_penalty_refuses_batch_norm_critic():
     with pytest.raises(ValueError, match="model.discriminator.norm"):
         GANLoss(WassersteinLoss(), gp_weight=10).check_discriminator(critic)
     GANLoss(BCELoss()).check_discriminator(critic)  # fine without a penalty
+
+
+def test_r1_penalty_of_linear_critic():
+    # grad_x <w, x> = w, so R1 = ||w||^2, and d/dw ||w||^2 = 2 w
+    critic = LinearCritic(torch.tensor([1.0, -2.0, 2.0]))
+    r1 = r1_penalty(critic, torch.randn(6, 3))
+    assert r1.item() == pytest.approx(9.0)
+    r1.backward()
+    assert torch.allclose(critic.w.grad, 2 * critic.w.detach())

@@ -61,6 +61,7 @@ RULES = [
     Rule("model.generator.latent_dim", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("loss.n_critic", lambda v: _int(v) and v >= 1, "an integer >= 1 (discriminator steps per generator step)"),
     Rule("loss.gp_weight", lambda v: _number(v) and v >= 0, "a number >= 0"),
+    Rule("loss.r1_weight", lambda v: _number(v) and v >= 0, "a number >= 0"),
     Rule("loss.clip_value", lambda v: v is None or (_number(v) and v > 0), "a number > 0, or null for no clipping"),
     Rule("loss.critic_norm", lambda v: v in NORMS, f"one of {', '.join(NORMS)}"),
     Rule("loss.optimizer_g.lr", lambda v: _number(v) and v > 0, "a number > 0"),

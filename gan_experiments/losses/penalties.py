@@ -36,6 +36,24 @@ def gradient_penalty(
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
 
 
+def r1_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    loss_scale: float = 1.0,
+) -> torch.Tensor:
+    """R1 regularization (Mescheder et al. 2018, eq. 9), without its gamma / 2:
+
+        R1 = E_{x ~ p_data}[||grad_x D(x)||_2^2]
+
+    A zero-centred penalty on real data only; it makes GAN training locally convergent. ``real``: [N, ...].
+    ``loss_scale`` as in ``gradient_penalty``.
+    """
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(real).sum() * loss_scale, real, create_graph=True)
+    grad = grad.float() / loss_scale
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
 @torch.no_grad()
 def clip_weights_(module: nn.Module, clip_value: float) -> None:
     """WGAN weight clipping (Arjovsky et al. 2017, Algorithm 1): w <- clip(w, -c, c) for every parameter."""

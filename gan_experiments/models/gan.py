@@ -14,7 +14,7 @@ from lightning import LightningModule
 from torch import nn
 from torch.optim import Optimizer
 
-from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate
+from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_penalty
 
 OptimizerFactory = Callable[[Any], Optimizer]
 
@@ -23,7 +23,7 @@ class GANModule(LightningModule):
     """min_G max_D V(D, G) by manual optimization (Goodfellow et al. 2014, Algorithm 1):
 
     for every real batch x ~ p_data (with labels y for a cGAN):
-        critic step:    z ~ N(0, I);  minimize L_D(D(x, y), D(G(z, y), y)) [+ lambda * GP]  [then clip D]
+        critic step:    z ~ N(0, I);  minimize L_D(D(x, y), D(G(z, y), y)) [+ lambda GP] [+ gamma/2 R1]  [then clip D]
         every n_critic-th batch, generator step: fresh z;  minimize L_G(D(G(z, y), y))
 
     Each critic step sees a fresh real batch, so with n_critic = 5 the generator steps every 5th batch
@@ -97,10 +97,15 @@ class GANModule(LightningModule):
         d_fake = self.discriminator(fake, labels)
         loss = self.loss.criterion.discriminator_loss(d_real, d_fake)
         logs = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+        critic = lambda x: self.discriminator(x, labels)  # noqa: E731
         if self.loss.gp_weight > 0:
-            penalty = gradient_penalty(lambda x: self.discriminator(x, labels), interpolate(real, fake), self._loss_scale())
+            penalty = gradient_penalty(critic, interpolate(real, fake), self._loss_scale())
             logs["gp"] = penalty.detach()
             loss = loss + self.loss.gp_weight * penalty
+        if self.loss.r1_weight > 0:
+            penalty = r1_penalty(critic, real, self._loss_scale())
+            logs["r1"] = penalty.detach()
+            loss = loss + self.loss.r1_weight / 2 * penalty
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
