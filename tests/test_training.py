@@ -171,3 +171,29 @@ def test_evaluate_samples_from_checkpoint(tmp_path):
     missing = subprocess.run([sys.executable, "evaluate.py", f"ckpt={tmp_path}/nope.ckpt", f"hydra.run.dir={tmp_path}/h2"],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("loss", ["bce", "wgan_gp"])
+def test_bf16_mixed_precision_on_cpu(loss, tmp_path):
+    _, metrics = run(tmp_path, f"loss={loss}", *small_networks("dcgan"), "trainer.precision=bf16-mixed")
+    assert torch.isfinite(torch.tensor(metrics["train/d_loss"]))
+    if loss == "wgan_gp":
+        assert metrics["train/gp"] >= 0
+
+
+def test_r1_regularized_training(tmp_path):
+    _, metrics = run(tmp_path, "loss=bce", "loss.r1_weight=1.0", "loss.critic_norm=layer", *small_networks("dcgan"))
+    assert metrics["train/r1"] >= 0
+
+
+def test_hydra_multirun_gives_each_job_its_own_run_directory(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "train.py", "-m", "loss=bce,lsgan", "logger=csv", "trainer.max_epochs=1",
+         "trainer.limit_train_batches=2", "trainer.enable_progress_bar=false", *SMALL_IMAGES,
+         *small_networks("dcgan"), f"hydra.sweep.dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for job, criterion in enumerate(["BCELoss", "LSGANLoss"]):
+        assert "train/d_loss" in json.loads((tmp_path / str(job) / "metrics.json").read_text())
+        assert f"gan_experiments.losses.{criterion}" in (tmp_path / str(job) / ".hydra/config.yaml").read_text()
