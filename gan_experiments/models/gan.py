@@ -30,6 +30,8 @@ class GANModule(LightningModule):
     (WGAN, Arjovsky et al. 2017, Algorithm 1). ``trainer.global_step`` counts both optimizers' steps.
 
     Shapes: real batch [N, ...] as produced by the DataModule, labels [N]; z [N, generator.latent_dim].
+    Optimizers are [G's, D's]; LearningRateMonitor names them lr-<Class> and lr-<Class>-1.
+    ``training_step`` returns this batch's detached losses (for callbacks such as LossCurves).
     """
 
     def __init__(
@@ -93,27 +95,29 @@ class GANModule(LightningModule):
         self.toggle_optimizer(opt)
         with torch.no_grad():
             fake = self.generator(self.sample_latent(real.shape[0]), labels)
-        d_real = self.discriminator(real, labels)
-        d_fake = self.discriminator(fake, labels)
-        loss = self.loss.criterion.discriminator_loss(d_real, d_fake)
-        logs = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
-        critic = lambda x: self.discriminator(x, labels)  # noqa: E731
-        if self.loss.gp_weight > 0:
-            penalty = gradient_penalty(critic, interpolate(real, fake), self._loss_scale())
-            logs["gp"] = penalty.detach()
-            loss = loss + self.loss.gp_weight * penalty
-        if self.loss.r1_weight > 0:
-            penalty = r1_penalty(critic, real, self._loss_scale())
-            logs["r1"] = penalty.detach()
-            loss = loss + self.loss.r1_weight / 2 * penalty
+        loss, logs = self._critic_loss(real, fake, labels)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
         self.untoggle_optimizer(opt)
         if self.loss.clip_value is not None:
             clip_weights_(self.discriminator, self.loss.clip_value)
-        logs["d_loss"] = loss.detach()
         return logs
+
+    def _critic_loss(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None):
+        """L_D(D(x), D(G(z))) + lambda * GP(x_hat) + gamma / 2 * R1(x), and what to log of it."""
+        critic = lambda x: self.discriminator(x, labels)  # noqa: E731
+        d_real, d_fake = critic(real), critic(fake)
+        loss = self.loss.criterion.discriminator_loss(d_real, d_fake)
+        logs = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+        if self.loss.gp_weight > 0:
+            logs["gp"] = gradient_penalty(critic, interpolate(real, fake), self._loss_scale())
+            loss = loss + self.loss.gp_weight * logs["gp"]
+        if self.loss.r1_weight > 0:
+            logs["r1"] = r1_penalty(critic, real, self._loss_scale())
+            loss = loss + self.loss.r1_weight / 2 * logs["r1"]
+        logs["d_loss"] = loss
+        return loss, {name: value.detach() for name, value in logs.items()}
 
     def _generator_step(self, opt: Optimizer, n: int, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         self.toggle_optimizer(opt)
