@@ -40,3 +40,16 @@ def test_issue_ddp_spawn_command_succeeds(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "checkpoints/last.ckpt").is_file() and (tmp_path / "samples/epoch_001.png").is_file()
+
+
+@pytest.mark.slow
+def test_ddp_strategy_through_train_py_on_cpu(tmp_path):
+    """trainer=ddp re-launches train.py for rank 1 (hence a subprocess here, never inside pytest)."""
+    result = subprocess.run(
+        [sys.executable, "train.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
+         "trainer.max_epochs=1", "trainer.limit_train_batches=5", "logger=csv", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 10 and (tmp_path / "metrics.json").is_file()
