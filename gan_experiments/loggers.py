@@ -41,6 +41,6 @@ def offline_wandb_runs(loggers: list[Logger]) -> list[Path]:
     """Offline W&B run folders written by these loggers (to be uploaded with ``wandb sync``)."""
     runs: list[Path] = []
     for logger in loggers:
-        if isinstance(logger, WandbLogger) and logger._offline:
+        if isinstance(logger, WandbLogger):  # online runs are written to run-* folders
             runs += sorted(Path(logger.save_dir, "wandb").glob("offline-run-*"))
     return runs

@@ -15,7 +15,7 @@ import lightning as L
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
-from lightning.pytorch.loggers import Logger
+from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -118,9 +118,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
 
 
+@rank_zero_only
 def finish_wandb(loggers: list[Logger]) -> None:
     """Close the W&B run (so that the next job of a multirun gets its own) and say how to upload it."""
-    if not any(type(lg).__name__ == "WandbLogger" for lg in loggers):
+    if not any(isinstance(lg, WandbLogger) for lg in loggers):
         return
     import wandb
 
