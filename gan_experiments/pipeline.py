@@ -130,16 +130,29 @@ def finish_wandb(loggers: list[Logger]) -> None:
         print(f"W&B run saved offline; upload it with: wandb sync {run}")
 
 
-TASKS = ("samples",)
+def _tasks() -> dict:
+    from gan_experiments.tools.classifier import train_classifier_task
+    from gan_experiments.tools.compare import compare
+    from gan_experiments.tools.metrics import checkpoint_metrics
+    from gan_experiments.tools.samples import write_samples
+    from gan_experiments.tools.truncation import truncation_sweep
+
+    return {
+        "metrics": checkpoint_metrics,
+        "compare": compare,
+        "truncation": truncation_sweep,
+        "samples": write_samples,
+        "train_classifier": train_classifier_task,
+    }
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the evaluation task ``cfg.task`` and return its results (also written to ``cfg.out`` if set)."""
-    from gan_experiments.tools.samples import sample_grid
-
-    if cfg.task not in TASKS:
-        raise ConfigError(f"task={cfg.task!r} is not a task; choose one of {', '.join(TASKS)}")
-    result = sample_grid(cfg.ckpt, cfg.out_dir, cfg.num_samples, cfg.seed)
+    tasks = _tasks()
+    if cfg.task not in tasks:
+        raise ConfigError(f"task={cfg.task!r} is not a task; choose one of {', '.join(tasks)}")
+    validate(cfg)
+    result = tasks[cfg.task](cfg)
     if cfg.get("out"):
         write_json_atomic(Path(cfg.out), result)
     return result

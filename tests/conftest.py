@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 # W&B stays off in tests except in the test of W&B logging itself (which sets its own mode).
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
+# Metric classifiers and real-feature caches of this test session (hermetic; shared by its tests).
+os.environ.setdefault("GAN_CACHE_DIR", tempfile.mkdtemp(prefix="gan_test_cache_"))
 
 from tests.helpers import SHARED_DATA  # noqa: E402
 

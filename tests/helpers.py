@@ -19,7 +19,8 @@ FAST = [
     "trainer.enable_progress_bar=false",
     "logger=none",
 ]
-SMALL_IMAGES = ["data.image_size=16", "data.batch_size=16"]
+# 16 px images, and no image metrics (they have their own tests)
+SMALL_IMAGES = ["data.image_size=16", "data.batch_size=16", "metrics=none"]
 
 
 def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictConfig:

@@ -85,7 +85,7 @@ def test_every_logger_option_instantiates(logger, tmp_path):
 def test_callbacks_and_metrics_instantiate(tmp_path):
     cfg = compose_train(["metrics=toy2d"], tmp_path)
     names = [type(c).__name__ for c in build_callbacks(cfg, have_logger=True)]
-    assert names[0] == "Toy2DEvaluation"  # metric callbacks run before files and plots are written
+    assert names[0] == "GANMetrics"  # metric callbacks run before files and plots are written
     assert {"ModelCheckpoint", "SampleGrid", "RichProgressBar", "LearningRateMonitor", "LossCurves", "MetricsJSON"} <= set(names)
     assert "LearningRateMonitor" not in [type(c).__name__ for c in build_callbacks(cfg, have_logger=False)]
     quiet = compose_train(["trainer.enable_progress_bar=false"], tmp_path)

@@ -124,7 +124,7 @@ def test_dcgan_learns_real_mnist(tmp_path, shared_data):
     """A short DCGAN run on real MNIST: the losses leave chance level and samples move from noise to
     MNIST's pixel statistics (mean image and share of background pixels)."""
     cfg = compose_train(
-        [*FAST, "data=mnist", f"data.root={shared_data}", "data.num_workers=0", "data.batch_size=64",
+        [*FAST, "data=mnist", "metrics=none", f"data.root={shared_data}", "data.num_workers=0", "data.batch_size=64",
          "data.image_size=32", "model.generator.base_channels=32", "model.discriminator.base_channels=32",
          "trainer.limit_train_batches=400", "seed=0"],
         tmp_path,
@@ -160,16 +160,19 @@ def test_evaluate_samples_from_checkpoint(tmp_path):
     run(tmp_path / "run", "model=cgan", *small_networks("cgan"))
     ckpt = tmp_path / "run/checkpoints/last.ckpt"
     result = subprocess.run(
-        [sys.executable, "evaluate.py", f"ckpt={ckpt}", f"out_dir={tmp_path}/eval", f"out={tmp_path}/eval.json",
-         "num_samples=20", f"hydra.run.dir={tmp_path}/hydra"],
+        [sys.executable, "evaluate.py", "task=samples", f"ckpt={ckpt}", f"out_dir={tmp_path}/eval",
+         f"out={tmp_path}/eval.json", "num_images=20", "psi=0.5", f"hydra.run.dir={tmp_path}/hydra"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads((tmp_path / "eval.json").read_text())["num_images"] == 20  # 10 classes x 2
-    assert Image.open(tmp_path / "eval/samples.png").size == (2 * 18 + 2, 10 * 18 + 2)
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["num_images"] == 20 and report["psi"] == 0.5
+    files = sorted((tmp_path / "eval/images").glob("*.png"))
+    assert len(files) == 20 and Image.open(files[0]).size == (16, 16)
+    assert (tmp_path / "eval/grid.png").is_file()
 
-    missing = subprocess.run([sys.executable, "evaluate.py", f"ckpt={tmp_path}/nope.ckpt", f"hydra.run.dir={tmp_path}/h2"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    missing = subprocess.run([sys.executable, "evaluate.py", "task=samples", f"ckpt={tmp_path}/nope.ckpt",
+                              f"hydra.run.dir={tmp_path}/h2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
 
 

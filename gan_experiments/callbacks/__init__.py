@@ -1,9 +1,10 @@
 """Lightning callbacks: sample grids, toy-data evaluation, curves, metrics.json and the run config."""
 
 from gan_experiments.callbacks.curves import LossCurves
+from gan_experiments.callbacks.gan_metrics import GANMetrics
 from gan_experiments.callbacks.metrics_json import MetricsJSON, collect_metrics
 from gan_experiments.callbacks.run_config import RunConfig
 from gan_experiments.callbacks.sample_grid import SampleGrid
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
 
-__all__ = ["LossCurves", "MetricsJSON", "RunConfig", "SampleGrid", "Toy2DEvaluation", "collect_metrics"]
+__all__ = ["GANMetrics", "LossCurves", "MetricsJSON", "RunConfig", "SampleGrid", "Toy2DEvaluation", "collect_metrics"]

@@ -13,8 +13,9 @@ from lightning.pytorch.utilities import rank_zero_only
 
 
 def collect_metrics(trainer: Trainer) -> dict[str, float]:
-    """Logged metrics as floats under the key they were logged with, and the best score of every
-    ModelCheckpoint that monitors one. A metric logged per step and per epoch appears once, as its epoch
+    """Logged metrics as floats under the key they were logged with, the best score of every
+    ModelCheckpoint that monitors one, and what callbacks say produced their numbers (``metrics_info``,
+    e.g. the feature extractor and sample counts). A metric logged per step and per epoch appears once, as its epoch
     value (Lightning's ``_step``/``_epoch`` copies are dropped)."""
     logged = trainer.callback_metrics
     metrics = {
@@ -25,7 +26,9 @@ def collect_metrics(trainer: Trainer) -> dict[str, float]:
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.monitor and callback.best_model_score is not None:
             metrics[f"best/{callback.monitor}"] = float(callback.best_model_score)
-    return {k: (v if math.isfinite(v) else str(v)) for k, v in sorted(metrics.items())}
+    info = {k: v for cb in trainer.callbacks for k, v in getattr(cb, "metrics_info", {}).items()}
+    metrics = {k: (v if math.isfinite(v) else str(v)) for k, v in metrics.items()}
+    return dict(sorted((metrics | info).items()))
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

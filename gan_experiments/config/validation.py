@@ -66,6 +66,11 @@ RULES = [
     Rule("loss.critic_norm", lambda v: v in NORMS, f"one of {', '.join(NORMS)}"),
     Rule("loss.optimizer_g.lr", lambda v: _number(v) and v > 0, "a number > 0"),
     Rule("loss.optimizer_d.lr", lambda v: _number(v) and v > 0, "a number > 0"),
+    Rule("metrics.features", lambda v: v in ("auto", "inception", "classifier"), "auto, inception or classifier"),
+    Rule("metrics.num_samples", lambda v: _int(v) and v >= 2, "an integer >= 2"),
+    Rule("metrics.every_n_epochs", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    Rule("metrics.batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    Rule("metrics.k", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("trainer.max_epochs", lambda v: v is None or (_int(v) and (v >= 1 or v == -1)), "an integer >= 1, or -1"),
     Rule("trainer.precision", lambda v: str(v) in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
     Rule(

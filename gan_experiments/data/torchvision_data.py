@@ -22,15 +22,16 @@ class _Spec:
     folder: str  # where torchvision looks, relative to root
     files: str  # what a user must place there
     num_classes: int
+    channels: int  # the dataset's own (``data.channels`` may convert)
 
 
 SPECS = {
     "mnist": _Spec(datasets.MNIST, "MNIST/raw", "train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), "
-                   "t10k-images-idx3-ubyte(.gz), t10k-labels-idx1-ubyte(.gz)", 10),
+                   "t10k-images-idx3-ubyte(.gz), t10k-labels-idx1-ubyte(.gz)", 10, 1),
     "fashion_mnist": _Spec(datasets.FashionMNIST, "FashionMNIST/raw", "the four Fashion-MNIST idx files "
-                           "(train-images, train-labels, t10k-images, t10k-labels)", 10),
+                           "(train-images, train-labels, t10k-images, t10k-labels)", 10, 1),
     "cifar10": _Spec(datasets.CIFAR10, "cifar-10-batches-py", "the extracted cifar-10-python.tar.gz "
-                     "(data_batch_1..5, test_batch, batches.meta)", 10),
+                     "(data_batch_1..5, test_batch, batches.meta)", 10, 3),
 }
 
 

@@ -1,4 +1,6 @@
-"""``evaluate.py task=samples``: a sample grid (and the raw images) from a checkpoint's generator."""
+"""``evaluate.py task=samples ckpt=PATH``: ``num_images`` generated images as PNG files in
+``out_dir/images/`` (for ``task=compare`` or any other use) and a grid, with ``seed`` and optional
+truncation ``psi``; conditional models cycle through their classes."""
 
 from __future__ import annotations
 
@@ -6,25 +8,30 @@ import math
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 from torchvision.utils import save_image
 
 from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.latents import truncated_normal
 
 
-def sample_grid(ckpt: str, out_dir: str, num_samples: int = 64, seed: int = 0) -> dict:
-    """Writes ``out_dir/samples.png`` (one row per class for conditional models) and returns a summary."""
-    module, _ = load_module(ckpt)
-    gen = torch.Generator().manual_seed(seed)
-    if module.num_classes:
-        per_class = max(1, num_samples // module.num_classes)
-        z = torch.randn(per_class, module.latent_dim, generator=gen).repeat(module.num_classes, 1)
-        labels, nrow = torch.arange(module.num_classes).repeat_interleave(per_class), per_class
-    else:
-        z, labels, nrow = torch.randn(num_samples, module.latent_dim, generator=gen), None, math.ceil(math.sqrt(num_samples))
-    images = module.sample(z, labels).float()
-    if images.ndim != 4:
-        raise ValueError(f"task=samples needs an image generator; this one returns shape {list(images.shape)}")
-    path = Path(out_dir) / "samples.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(images, path, nrow=nrow, normalize=True, value_range=(-1, 1))
-    return {"samples": str(path), "num_images": len(images)}
+def write_samples(cfg: DictConfig) -> dict:
+    module, _ = load_module(cfg.ckpt)
+    n, out_dir = cfg.num_images, Path(cfg.out_dir)
+    z = truncated_normal(n, module.latent_dim, cfg.get("psi"), torch.Generator().manual_seed(cfg.seed))
+    labels = torch.arange(n) % module.num_classes if module.num_classes else None
+    folder = out_dir / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    grid_images = []
+    for start in range(0, n, 250):
+        y = None if labels is None else labels[start : start + 250]
+        images = module.sample(z[start : start + 250], y).float().cpu()
+        if images.ndim != 4:
+            raise ValueError(f"task=samples needs an image generator; this one returns shape {list(images.shape)}")
+        for i, image in enumerate(images, start):
+            save_image(image, folder / f"{i:06d}.png", normalize=True, value_range=(-1, 1))
+        grid_images.append(images[: max(0, 64 - start)])
+    grid = out_dir / "grid.png"
+    save_image(torch.cat(grid_images)[:64], grid, nrow=math.ceil(math.sqrt(min(n, 64))), normalize=True,
+               value_range=(-1, 1))
+    return {"images": str(folder), "num_images": n, "grid": str(grid), "psi": cfg.get("psi"), "seed": cfg.seed}

@@ -1,0 +1,140 @@
+"""Evaluation during training: FID, KID, IS, precision/recall and class coverage every few epochs.
+
+Under DDP every rank generates its share of one fixed latent set (no sampler padding), the features are
+all-gathered, and every rank computes the same numbers as a single process would on the same images.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from lightning import Callback, LightningModule, Trainer
+
+from gan_experiments.callbacks.toy2d import Toy2DEvaluation
+from gan_experiments.metrics.class_coverage import class_coverage
+from gan_experiments.metrics.features import FeatureExtractor
+from gan_experiments.metrics.reference import RealFeatures, real_features
+from gan_experiments.metrics.scores import all_scores
+from gan_experiments.metrics.select import build_extractor
+from gan_experiments.tools.latents import truncated_normal
+
+
+def fixed_latents(n: int, latent_dim: int, labels: torch.Tensor | None, seed: int, psi: float | None = None):
+    """z [n, latent_dim] (truncated at ``psi`` if given) and, for conditional models, labels [n] resampled
+    from ``labels`` (the real class distribution), from a seeded generator: the same evaluation set at every
+    epoch and on every rank."""
+    gen = torch.Generator().manual_seed(seed)
+    z = truncated_normal(n, latent_dim, psi, gen)
+    if labels is None:
+        return z, None
+    return z, labels[torch.randint(len(labels), (n,), generator=gen)]
+
+
+@torch.no_grad()
+def fake_features(pl_module, extractor: FeatureExtractor, z, labels, batch_size: int):
+    """Features and logits of G(z, labels), generated and extracted ``batch_size`` at a time."""
+    feats, logits = [], []
+    for i in range(0, len(z), batch_size):
+        y = None if labels is None else labels[i : i + batch_size]
+        images = pl_module.sample(z[i : i + batch_size], y)
+        f, lg = extractor(images.float())
+        feats.append(f)
+        logits.append(lg)
+    return torch.cat(feats), torch.cat(logits)
+
+
+def gather_shards(trainer: Trainer | None, local: torch.Tensor, total: int) -> torch.Tensor:
+    """Reassemble rows i = rank + world * j, computed on each rank, into [total, ...] in index order."""
+    if trainer is None or trainer.world_size == 1:
+        return local[:total]
+    gathered = trainer.strategy.all_gather(local)  # [world, per_rank, ...]
+    ordered = gathered.transpose(0, 1).reshape(-1, *local.shape[1:])  # row j*world + r = index r + world*j
+    return ordered[:total]
+
+
+def generator_scores(pl_module, extractor: FeatureExtractor, real: RealFeatures, num_samples: int, seed: int = 0,
+                     batch_size: int = 250, k: int = 3, psi: float | None = None, trainer: Trainer | None = None):
+    """All scores of the generator of ``pl_module`` on ``num_samples`` fixed latents against ``real``.
+
+    With a distributed ``trainer``, each rank generates the latents i = rank + world * j (the last rank's
+    missing rows padded with a copy, dropped after gathering) and every rank returns the same numbers as
+    a single process. Returns (scores, fake features, fake logits).
+    """
+    labels = real.labels if pl_module.num_classes else None
+    z, y = fixed_latents(num_samples, pl_module.latent_dim, labels, seed, psi)
+    rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+    per_rank = math.ceil(num_samples / world)
+    index = torch.arange(rank, per_rank * world, world).clamp_max(num_samples - 1)
+    feats, logits = fake_features(pl_module, extractor, z[index], None if y is None else y[index], batch_size)
+    feats = gather_shards(trainer, feats, num_samples).cpu()
+    logits = gather_shards(trainer, logits, num_samples).cpu()
+    scores = all_scores(real.features, feats, logits, k)
+    if extractor.name == "classifier":
+        scores |= class_coverage(logits, real.labels, logits.shape[1])
+    return scores, feats, logits
+
+
+class GANMetrics(Callback):
+    """Every ``every_n_epochs`` (and after the last epoch): ``num_samples`` fakes against up to
+    ``num_samples`` real images of the validation split, logged as val/fid, val/kid, val/is, val/precision,
+    val/recall (+ val/class_kl, val/classes_covered with the classifier on labelled data). ``metrics_info``
+    (written to metrics.json and the W&B summary) names the extractor and the sample counts.
+    On toy2d data it reports the mode coverage metrics instead (see Toy2DEvaluation).
+    """
+
+    def __init__(self, features: str = "auto", num_samples: int = 10000, every_n_epochs: int = 5,
+                 batch_size: int = 250, inception_weights: str | None = None,
+                 cache_dir: str = "~/.cache/gan_experiments", classifier_steps: int = 600, k: int = 3,
+                 seed: int = 0, samples_dir: str | None = None):
+        if num_samples < 2 or every_n_epochs < 1:
+            raise ValueError("metrics.num_samples must be >= 2 and metrics.every_n_epochs >= 1")
+        self.features, self.num_samples, self.every_n_epochs = features, num_samples, every_n_epochs
+        self.batch_size, self.inception_weights, self.cache_dir = batch_size, inception_weights, cache_dir
+        self.classifier_steps, self.k, self.seed = classifier_steps, k, seed
+        self.toy = Toy2DEvaluation(samples_dir or ".", every_n_epochs=every_n_epochs, seed=seed)
+        self.extractor: FeatureExtractor | None = None
+        self.real: RealFeatures | None = None
+        self.metrics_info: dict = {}
+
+    def _is_toy(self, trainer: Trainer) -> bool:
+        return hasattr(trainer.datamodule, "centres")
+
+    def _rank_zero_first(self, trainer: Trainer, fn):
+        """Run ``fn`` on rank 0 first (it may train a classifier or fill a cache), then on the other ranks."""
+        result = fn() if trainer.is_global_zero else None
+        trainer.strategy.barrier("gan_metrics")
+        return result if trainer.is_global_zero else fn()
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._is_toy(trainer):
+            return
+        dm = trainer.datamodule
+        self.extractor = self._rank_zero_first(trainer, lambda: build_extractor(
+            self.features, dm, self.inception_weights, self.cache_dir, self.classifier_steps))
+        self.real = self._rank_zero_first(trainer, lambda: real_features(
+            self.extractor, dm.val_set, self.num_samples, self.cache_dir, pl_module.device))
+        self.extractor.to(pl_module.device)
+        self.metrics_info = {
+            "val/features": self.extractor.fingerprint,
+            "val/num_real": len(self.real),
+            "val/num_fake": self.num_samples,
+        }
+        for logger in trainer.loggers:
+            if hasattr(logger.experiment, "summary"):  # W&B
+                logger.experiment.summary.update(self.metrics_info)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        done = trainer.current_epoch + 1
+        if done % self.every_n_epochs and done != trainer.max_epochs:
+            return
+        if self._is_toy(trainer):
+            self.toy.on_train_epoch_end(trainer, pl_module)
+            return
+        for name, value in self.evaluate(trainer, pl_module).items():
+            pl_module.log(f"val/{name}", value, prog_bar=name == "fid")
+
+    def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
+        scores, _, _ = generator_scores(pl_module, self.extractor, self.real, self.num_samples, self.seed,
+                                        self.batch_size, self.k, trainer=trainer)
+        return {k: v for k, v in scores.items() if not k.endswith("_std")}

@@ -1,0 +1,118 @@
+"""Feature extractors for FID, KID, IS and precision/recall: InceptionV3 (the paper protocol) or a
+classifier trained on the dataset's own labels.
+
+Every extractor takes generator-range images [N, C, H, W] in [-1, 1] and returns
+``(features [N, num_features], logits [N, num_logits])`` in float32, computed in fp32 outside autocast.
+``name`` and ``fingerprint`` say exactly which network produced a number (cache keys, reports).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats -> uint8 [0, 255], rounded as when saving a PNG (not truncated)."""
+    return ((images.float().clamp(-1, 1) + 1) * 127.5 + 0.5).floor().to(torch.uint8)
+
+
+def state_fingerprint(module: nn.Module) -> str:
+    """A short hash of a module's weights (what makes cached statistics belong to it)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class FeatureExtractor(nn.Module):
+    """Base class: subclasses set ``name``, ``num_features`` and implement ``extract`` on uint8 or float input."""
+
+    name: str = "?"
+    num_features: int = 0
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast(images.device.type, enabled=False), torch.no_grad():
+            features, logits = self.extract(images.float())
+        return features.float(), logits.float()
+
+    def extract(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def train(self, mode: bool = True):
+        return super().train(False)  # feature extractors never leave evaluation mode
+
+    @property
+    def fingerprint(self) -> str:
+        if not hasattr(self, "_fingerprint"):
+            self._fingerprint = f"{self.name}-{state_fingerprint(self)}"
+        return self._fingerprint
+
+
+def default_inception_weights() -> Path:
+    """Where torch-fidelity (and torchmetrics) look for the InceptionV3 weights: the torch hub cache."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
+
+
+def find_inception_weights(path: str | None) -> Path | None:
+    """``path`` if given (it must exist), else the torch hub cache file if present, else None."""
+    if path:
+        weights = Path(os.path.expanduser(path))
+        if not weights.is_file():
+            raise FileNotFoundError(
+                f"metrics.inception_weights={weights} does not exist; download {INCEPTION_WEIGHTS_FILE} from "
+                "torch-fidelity's releases (github.com/toshas/torch-fidelity/releases) and point to it"
+            )
+        return weights
+    cached = default_inception_weights()
+    return cached if cached.is_file() else None
+
+
+class InceptionFeatures(FeatureExtractor):
+    """torch-fidelity's InceptionV3 (2015-12-05 TF weights) through torchmetrics' ``NoTrainInceptionV3``, with
+    the FID paper protocol: uint8 RGB input, TF1-style bilinear resize to 299 (``antialias=False``),
+    2048-d pool features; IS uses the 1008 ``logits_unbiased``. Grayscale images are repeated to RGB."""
+
+    name = "inception"
+    num_features = 2048
+
+    def __init__(self, weights_path: str | Path):
+        super().__init__()
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
+        self.net = NoTrainInceptionV3(
+            name="inception-v3-compat",
+            features_list=["2048", "logits_unbiased"],
+            feature_extractor_weights_path=str(weights_path),
+            antialias=False,
+        )
+
+    def extract(self, images):
+        rgb = to_uint8(images)
+        if rgb.shape[1] == 1:
+            rgb = rgb.expand(-1, 3, -1, -1)
+        pool, logits = self.net._torch_fidelity_forward(rgb)
+        return pool, logits
+
+
+class ClassifierFeatures(FeatureExtractor):
+    """A classifier trained on the dataset's labels (``metrics.classifier``): its penultimate layer gives the
+    features, its logits the IS class probabilities. Inputs are quantized to uint8 levels like Inception's."""
+
+    name = "classifier"
+
+    def __init__(self, classifier: nn.Module):
+        super().__init__()
+        self.classifier = classifier
+        self.num_features = classifier.num_features
+
+    def extract(self, images):
+        quantized = to_uint8(images).float() / 127.5 - 1
+        return self.classifier.features_and_logits(quantized)

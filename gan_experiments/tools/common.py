@@ -1,0 +1,56 @@
+"""What evaluation tasks share: the checkpoint's data, the feature extractor and the real features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from gan_experiments.metrics.features import FeatureExtractor
+from gan_experiments.metrics.reference import RealFeatures, real_features
+from gan_experiments.metrics.select import build_extractor
+from gan_experiments.tools.checkpoints import load_module
+
+
+@dataclass
+class Evaluation:
+    module: object
+    datamodule: object
+    extractor: FeatureExtractor | None
+    real: RealFeatures | None
+
+
+def datamodule_of(cfg: DictConfig, run_config: dict | None = None):
+    """``cfg.data`` when the command line chose one, else the data the checkpoint was trained on."""
+    node = cfg.get("data") or (OmegaConf.create(run_config["data"]) if run_config else None)
+    if node is None:
+        from gan_experiments.config import ConfigError
+
+        raise ConfigError("this task needs a dataset: pass data=<name> (e.g. data=mnist) or ckpt=PATH")
+    datamodule = instantiate(node)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
+
+
+def extractor_for(cfg: DictConfig, datamodule) -> FeatureExtractor:
+    m = cfg.metrics
+    return build_extractor(m.features, datamodule, m.inception_weights, m.cache_dir, m.classifier_steps)
+
+
+def load_evaluation(cfg: DictConfig, features: bool = True) -> Evaluation:
+    """The checkpoint's module (eval mode), its DataModule, and unless toy data the extractor and the
+    cached real features of the validation split."""
+    module, run_config = load_module(cfg.ckpt)
+    datamodule = datamodule_of(cfg, run_config)
+    if not features or hasattr(datamodule, "centres"):
+        return Evaluation(module, datamodule, None, None)
+    extractor = extractor_for(cfg, datamodule)
+    real = real_features(extractor, datamodule.val_set, cfg.metrics.num_samples, cfg.metrics.cache_dir)
+    return Evaluation(module, datamodule, extractor, real)
+
+
+def info(evaluation: Evaluation, num_fake: int) -> dict:
+    """What produced the numbers: extractor (with its weights' fingerprint) and the sample counts."""
+    return {"features": evaluation.extractor.fingerprint, "num_real": len(evaluation.real), "num_fake": num_fake}

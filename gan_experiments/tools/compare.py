@@ -1,0 +1,96 @@
+"""``evaluate.py task=compare real=DIR_OR_DATASET fake=DIR``: score any folder of images against a folder or
+a named dataset. Images of any size and mode are read as RGB (grayscale repeated, as the Inception
+protocol does) and fed at their own size (Inception resizes to 299 itself); for the classifier they are
+resized to the size and channels its dataset was trained at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+from PIL import Image
+from torchvision.transforms.v2 import functional as TF
+
+from gan_experiments.config import ConfigError
+from gan_experiments.data.image_folder import find_images
+from gan_experiments.data.torchvision_data import SPECS, TorchvisionDataModule
+from gan_experiments.metrics.features import FeatureExtractor
+from gan_experiments.metrics.reference import EXTRACT_BATCH, first_images
+from gan_experiments.metrics.scores import all_scores
+from gan_experiments.metrics.select import build_extractor
+
+
+def read_folder(path: str, limit: int) -> list[torch.Tensor]:
+    """Up to ``limit`` images of a folder (recursive, sorted) as uint8 RGB tensors [3, H, W]."""
+    folder = Path(path).expanduser()
+    files = find_images(folder) if folder.is_dir() else []
+    if len(files) < 2:
+        raise ConfigError(f"{folder} must be a folder holding at least 2 images (found {len(files)})")
+    images = []
+    for file in files[:limit]:
+        with Image.open(file) as image:
+            images.append(TF.pil_to_tensor(image.convert("RGB")))
+    return images
+
+
+def to_model_input(images: list[torch.Tensor], size: int | None, channels: int) -> list[torch.Tensor]:
+    """uint8 [3, H, W] -> floats in [-1, 1]; resized (antialiased) to ``size`` when given; to 1 channel if asked."""
+    out = []
+    for image in images:
+        x = image.float() / 127.5 - 1
+        if size is not None and x.shape[1:] != (size, size):
+            x = TF.resize(x[None], [size, size], antialias=True)[0].clamp(-1, 1)
+        out.append(x.mean(0, keepdim=True) if channels == 1 else x)
+    return out
+
+
+@torch.no_grad()
+def extract_list(extractor: FeatureExtractor, images: list[torch.Tensor]):
+    """Features and logits of images that may differ in size: consecutive same-size images share a batch."""
+    feats, logits, batch = [], [], []
+
+    def flush():
+        if batch:
+            f, lg = extractor(torch.stack(batch))
+            feats.append(f)
+            logits.append(lg)
+            batch.clear()
+
+    for image in images:
+        if batch and (image.shape != batch[0].shape or len(batch) == EXTRACT_BATCH):
+            flush()
+        batch.append(image)
+    flush()
+    return torch.cat(feats), torch.cat(logits)
+
+
+def named_dataset(name: str, root: str, image_size: int):
+    """The test split of a torchvision dataset at ``image_size``, in its own channels."""
+    datamodule = TorchvisionDataModule(name=name, root=root, image_size=image_size, channels=SPECS[name].channels,
+                                       num_workers=0)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
+
+
+def compare(cfg: DictConfig) -> dict:
+    m = cfg.metrics
+    if not cfg.get("real") or not cfg.get("fake"):
+        raise ConfigError("task=compare needs real=DIR_OR_DATASET (a folder, or one of "
+                          f"{', '.join(SPECS)}) and fake=DIR")
+    fakes = read_folder(cfg.fake, m.num_samples)
+    real_name = str(cfg.real)
+    datamodule = named_dataset(real_name, cfg.paths.data_dir, fakes[0].shape[-1]) if real_name in SPECS else None
+    extractor = build_extractor(m.features, datamodule, m.inception_weights, m.cache_dir, m.classifier_steps)
+    # the classifier sees its dataset's size and channels; Inception takes RGB at any size
+    size, channels = (datamodule.sample_shape[-1], datamodule.sample_shape[0]) if extractor.name == "classifier" else (None, 3)
+    if datamodule is not None:
+        real_input = list(first_images(datamodule.val_set, m.num_samples)[0])
+    else:
+        real_input = to_model_input(read_folder(real_name, m.num_samples), size, channels)
+    real_feats, _ = extract_list(extractor, real_input)
+    fake_feats, fake_logits = extract_list(extractor, to_model_input(fakes, size, channels))
+    scores = all_scores(real_feats, fake_feats, fake_logits, m.k)
+    return scores | {"features": extractor.fingerprint, "num_real": len(real_feats), "num_fake": len(fake_feats),
+                     "real": real_name, "fake": str(cfg.fake)}
