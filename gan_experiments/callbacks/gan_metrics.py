@@ -10,6 +10,7 @@ import math
 
 import torch
 from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import WandbLogger
 
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
 from gan_experiments.metrics.class_coverage import class_coverage
@@ -121,7 +122,7 @@ class GANMetrics(Callback):
             "val/num_fake": self.num_samples,
         }
         for logger in trainer.loggers:
-            if hasattr(logger.experiment, "summary"):  # W&B
+            if isinstance(logger, WandbLogger) and trainer.is_global_zero:
                 logger.experiment.summary.update(self.metrics_info)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:

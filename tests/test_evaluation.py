@@ -1,0 +1,138 @@
+"""Metrics in training (single process, DDP, bf16) and the evaluate.py tasks, on real data where it matters."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import scipy.linalg
+import torch
+from omegaconf import OmegaConf
+from torchvision.utils import save_image
+
+from gan_experiments.metrics.reference import first_images
+from gan_experiments.pipeline import evaluate, train
+from gan_experiments.tools.compare import extract_list, read_folder, to_model_input
+from tests.helpers import CONF, FAST, ROOT, compose_train, small_networks
+
+METRICS = ["metrics=default", "metrics.num_samples=301", "metrics.every_n_epochs=1", "metrics.classifier_steps=150",
+           "metrics.batch_size=64"]
+DIGITS16 = ["data.image_size=16", "data.batch_size=16", *small_networks("dcgan")]
+KEYS = ["val/fid", "val/kid", "val/is", "val/precision", "val/recall", "val/class_kl", "val/classes_covered"]
+
+
+def evaluate_cfg(tmp_path, **values):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="evaluate", overrides=[f"paths.output_dir={tmp_path}", "metrics.num_samples=301",
+                                                         "metrics.classifier_steps=150"])
+    OmegaConf.set_struct(cfg, False)
+    for key, value in values.items():
+        OmegaConf.update(cfg, key, value)
+    return cfg
+
+
+def test_training_reports_every_metric_with_its_extractor(tmp_path):
+    metrics = train(compose_train([*FAST, *DIGITS16, *METRICS], tmp_path))
+    for key in KEYS:
+        assert math.isfinite(metrics[key]), key
+    assert metrics["val/features"].startswith("classifier-")
+    assert metrics["val/num_fake"] == 301 and metrics["val/num_real"] == 180  # the digits validation split
+    assert (tmp_path / "checkpoints/best.ckpt").is_file() and metrics["best/val/fid"] == metrics["val/fid"]
+
+
+def test_metrics_under_bf16_mixed_precision(tmp_path):
+    metrics = train(compose_train([*FAST, *DIGITS16, *METRICS, "trainer.precision=bf16-mixed"], tmp_path))
+    assert all(math.isfinite(metrics[key]) for key in KEYS)
+
+
+def test_ddp_metrics_equal_a_single_process_on_the_same_images(tmp_path):
+    run = tmp_path / "run"
+    metrics = train(compose_train([*FAST, *DIGITS16, *METRICS, "trainer=ddp_spawn", "trainer.accelerator=cpu",
+                                   "trainer.devices=2", "trainer.limit_train_batches=3"], run))
+    single = evaluate(evaluate_cfg(tmp_path / "eval", ckpt=str(run / "checkpoints/last.ckpt")))
+    assert single["num_fake"] == 301  # odd: one rank generated a padding row that must not count
+    for key in ["fid", "kid", "is", "precision", "recall", "class_kl", "classes_covered"]:
+        assert metrics[f"val/{key}"] == pytest.approx(single[key], rel=1e-5, abs=1e-6), key
+
+
+def test_checkpoint_metrics_and_truncation_sweep(tmp_path):
+    train(compose_train([*FAST, *DIGITS16, "metrics=none", "trainer.limit_train_batches=20"], tmp_path / "run"))
+    ckpt = str(tmp_path / "run/checkpoints/last.ckpt")
+    report = evaluate(evaluate_cfg(tmp_path / "m", ckpt=ckpt, out=str(tmp_path / "m.json")))
+    assert json.loads((tmp_path / "m.json").read_text())["fid"] == report["fid"]
+    assert 0 <= report["memorized_fraction"] <= 1 and (tmp_path / "m/memorization_closest_pairs.png").is_file()
+    sweep = evaluate(evaluate_cfg(tmp_path / "t", task="truncation", ckpt=ckpt, psis=[0.5, 1.0, 2.0]))
+    assert [r["psi"] for r in sweep["sweep"]] == [0.5, 1.0, 2.0]
+    assert (tmp_path / "t/truncation.png").is_file() and (tmp_path / "t/truncation_psi_0.5.png").is_file()
+    # truncation trades diversity for fidelity: recall falls as psi shrinks
+    assert sweep["sweep"][0]["recall"] <= sweep["sweep"][-1]["recall"]
+
+
+def scipy_fid(a: torch.Tensor, b: torch.Tensor) -> float:
+    import numpy as np
+
+    a, b = a.double().numpy(), b.double().numpy()
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real))
+
+
+@pytest.mark.realdata
+def test_compare_matches_an_independent_scipy_fid_on_mnist(tmp_path, shared_data):
+    from gan_experiments.data import TorchvisionDataModule
+
+    dm = TorchvisionDataModule(name="mnist", root=str(shared_data), download=False, num_workers=0)
+    dm.setup()
+    fakes, _ = first_images(dm.train_set, 400)  # "generated" images: MNIST training digits, as PNG files
+    (tmp_path / "fake").mkdir()
+    for i, image in enumerate(fakes):
+        save_image(image, tmp_path / f"fake/{i:04d}.png", normalize=True, value_range=(-1, 1))
+    cfg = evaluate_cfg(tmp_path / "cmp", task="compare", real="mnist", fake=str(tmp_path / "fake"),
+                       **{"paths.data_dir": str(shared_data), "metrics.num_samples": 400,
+                          "metrics.features": "classifier", "metrics.classifier_steps": 300})
+    report = evaluate(cfg)
+    assert report["num_real"] == 400 and report["num_fake"] == 400 and report["features"].startswith("classifier-")
+
+    from gan_experiments.metrics.select import build_extractor
+
+    extractor = build_extractor("classifier", dm, None, cfg.metrics.cache_dir, 300)
+    real_feats, _ = extract_list(extractor, list(first_images(dm.val_set, 400)[0]))
+    fake_feats, _ = extract_list(extractor, to_model_input(read_folder(str(tmp_path / "fake"), 400), 32, 1))
+    assert report["fid"] == pytest.approx(scipy_fid(real_feats, fake_feats), rel=1e-3)
+
+
+@pytest.mark.realdata
+def test_mnist_fid_separates_real_from_noise_and_collapse(tmp_path, shared_data):
+    from gan_experiments.data import TorchvisionDataModule
+    from gan_experiments.metrics.scores import frechet_distance
+    from gan_experiments.metrics.select import build_extractor
+
+    dm = TorchvisionDataModule(name="mnist", root=str(shared_data), download=False, num_workers=0)
+    extractor = build_extractor("classifier", dm, None, tmp_path, 300)
+    test_feats, _ = extract_list(extractor, list(first_images(dm.val_set, 1000)[0]))
+    train_imgs, _ = first_images(dm.train_set, 1000)
+    train_feats, _ = extract_list(extractor, list(train_imgs))
+    noise_feats, _ = extract_list(extractor, list(torch.rand(1000, 1, 32, 32) * 2 - 1))
+    collapsed_feats, _ = extract_list(extractor, list(train_imgs[:1].repeat(1000, 1, 1, 1)
+                                                     + 0.05 * torch.randn(1000, 1, 32, 32)))
+    real_vs_real = frechet_distance(test_feats, train_feats)
+    assert frechet_distance(test_feats, noise_feats) > 20 * real_vs_real
+    assert frechet_distance(test_feats, collapsed_feats) > 20 * real_vs_real
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_short_mnist_dcgan_run_reports_named_metrics(tmp_path, shared_data):
+    """The issue's done-criterion: a short dcgan/mnist run reports finite metrics with the extractor named."""
+    result = subprocess.run(
+        [sys.executable, "train.py", "model=dcgan", "data=mnist", f"data.root={shared_data}", "data.num_workers=0",
+         "trainer.max_epochs=1", "trainer.limit_train_batches=100", "metrics.num_samples=2000", "logger=csv",
+         f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert all(math.isfinite(metrics[key]) for key in KEYS)
+    assert metrics["val/features"].startswith("classifier-") and metrics["val/num_real"] == 2000
