@@ -105,6 +105,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     module = build_module(cfg)
     loggers = build_loggers(cfg)
     callbacks = build_callbacks(cfg, have_logger=bool(loggers))
+    for callback in callbacks:  # callbacks that depend on the data check it before training starts
+        if hasattr(callback, "check_datamodule"):
+            callback.check_datamodule(datamodule)
     callbacks.append(RunConfig(OmegaConf.to_container(cfg, resolve=True)))
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     try:

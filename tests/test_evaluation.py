@@ -136,3 +136,19 @@ def test_short_mnist_dcgan_run_reports_named_metrics(tmp_path, shared_data):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert all(math.isfinite(metrics[key]) for key in KEYS)
     assert metrics["val/features"].startswith("classifier-") and metrics["val/num_real"] == 2000
+
+
+def test_unlabelled_data_without_inception_fails_before_training(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from gan_experiments.config import ConfigError
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_hub"))
+    (tmp_path / "imgs").mkdir()
+    for i in range(4):
+        Image.new("RGB", (20, 20), (i * 40, 0, 0)).save(tmp_path / f"imgs/{i}.png")
+    cfg = compose_train([*FAST, "data=image_folder", f"data.path={tmp_path}/imgs", "data.image_size=16",
+                         "data.batch_size=2", "data.num_workers=0", "metrics=default"], tmp_path / "run")
+    with pytest.raises(ConfigError, match="metrics.inception_weights=PATH"):
+        train(cfg)
+    assert not (tmp_path / "run/checkpoints").exists()

@@ -13,8 +13,9 @@ from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import WandbLogger
 
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
+from gan_experiments.config import ConfigError
 from gan_experiments.metrics.class_coverage import class_coverage
-from gan_experiments.metrics.features import FeatureExtractor
+from gan_experiments.metrics.features import INCEPTION_WEIGHTS_FILE, FeatureExtractor, find_inception_weights
 from gan_experiments.metrics.reference import RealFeatures, real_features
 from gan_experiments.metrics.scores import all_scores
 from gan_experiments.metrics.select import build_extractor
@@ -97,6 +98,18 @@ class GANMetrics(Callback):
         self.extractor: FeatureExtractor | None = None
         self.real: RealFeatures | None = None
         self.metrics_info: dict = {}
+
+    def check_datamodule(self, datamodule) -> None:
+        """Before training: fail now, not after the first epochs, when no extractor can serve this data."""
+        if hasattr(datamodule, "centres"):
+            return
+        if self.features == "inception" or find_inception_weights(self.inception_weights) is not None:
+            return
+        if not datamodule.num_classes:
+            raise ConfigError(
+                "metrics need InceptionV3 weights for unlabelled data (no classifier can be trained without "
+                f"labels): set metrics.inception_weights=PATH to {INCEPTION_WEIGHTS_FILE}, or metrics=none"
+            )
 
     def _is_toy(self, trainer: Trainer) -> bool:
         return hasattr(trainer.datamodule, "centres")

@@ -37,6 +37,7 @@ class FeatureExtractor(nn.Module):
 
     name: str = "?"
     num_features: int = 0
+    batch_size: int = 50  # images per forward pass when extracting many (memory bound)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.autocast(images.device.type, enabled=False), torch.no_grad():
@@ -82,6 +83,7 @@ class InceptionFeatures(FeatureExtractor):
 
     name = "inception"
     num_features = 2048
+    batch_size = 50  # 299 px on CPU: ~4 GB peak at 50 images (DESIGN.md)
 
     def __init__(self, weights_path: str | Path):
         super().__init__()
@@ -107,6 +109,7 @@ class ClassifierFeatures(FeatureExtractor):
     features, its logits the IS class probabilities. Inputs are quantized to uint8 levels like Inception's."""
 
     name = "classifier"
+    batch_size = 500
 
     def __init__(self, classifier: nn.Module):
         super().__init__()

@@ -16,8 +16,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from gan_experiments.metrics.features import FeatureExtractor, to_uint8
 
-EXTRACT_BATCH = 50  # images per forward pass (InceptionV3 at 299 px: ~4 GB peak at 50 on CPU)
-
 
 @dataclass
 class RealFeatures:
@@ -47,9 +45,9 @@ def first_images(dataset: Dataset, n: int, batch_size: int = 500) -> tuple[torch
 
 @torch.no_grad()
 def extract(extractor: FeatureExtractor, images: torch.Tensor, device: torch.device | str = "cpu"):
-    """Features [N, d] and logits [N, K] of images [N, C, H, W], in batches of ``EXTRACT_BATCH``."""
+    """Features [N, d] and logits [N, K] of images [N, C, H, W], in batches of ``extractor.batch_size``."""
     extractor = extractor.to(device)
-    outputs = [extractor(batch.to(device)) for batch in images.split(EXTRACT_BATCH)]
+    outputs = [extractor(batch.to(device)) for batch in images.split(extractor.batch_size)]
     return torch.cat([f for f, _ in outputs]).cpu(), torch.cat([lg for _, lg in outputs]).cpu()
 
 

@@ -16,7 +16,7 @@ from gan_experiments.config import ConfigError
 from gan_experiments.data.image_folder import find_images
 from gan_experiments.data.torchvision_data import SPECS, TorchvisionDataModule
 from gan_experiments.metrics.features import FeatureExtractor
-from gan_experiments.metrics.reference import EXTRACT_BATCH, first_images
+from gan_experiments.metrics.reference import first_images
 from gan_experiments.metrics.scores import all_scores
 from gan_experiments.metrics.select import build_extractor
 
@@ -58,7 +58,7 @@ def extract_list(extractor: FeatureExtractor, images: list[torch.Tensor]):
             batch.clear()
 
     for image in images:
-        if batch and (image.shape != batch[0].shape or len(batch) == EXTRACT_BATCH):
+        if batch and (image.shape != batch[0].shape or len(batch) == extractor.batch_size):
             flush()
         batch.append(image)
     flush()
