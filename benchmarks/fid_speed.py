@@ -40,6 +40,7 @@ from gan_experiments.metrics.features import ClassifierFeatures, InceptionFeatur
 from gan_experiments.metrics.reference import extract, first_images, real_features  # noqa: E402
 from gan_experiments.metrics.scores import frechet_distance  # noqa: E402
 from gan_experiments.metrics.select import build_extractor  # noqa: E402
+from tests.helpers import write_random_inception_weights  # noqa: E402
 
 
 class FeaturesOnly(nn.Module):
@@ -74,20 +75,6 @@ def ours(extractor, real_dataset, n: int, fake: torch.Tensor, cache: Path) -> fl
     real = real_features(extractor, real_dataset, n, cache)
     fake_feats, _ = extract(extractor, fake)
     return frechet_distance(real.features, fake_feats)
-
-
-def random_inception_weights(path: Path) -> Path:
-    import torch_fidelity.feature_extractor_inceptionv3 as fe
-
-    load, url = fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url
-    fe.FeatureExtractorInceptionV3.load_state_dict = lambda self, state, strict=True: None
-    fe.load_state_dict_from_url = lambda *a, **k: {}
-    try:
-        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    finally:
-        fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url = load, url
-    torch.save(net.state_dict(), path)
-    return path
 
 
 def run(name, extractor, baseline_metric_fn, real_dataset, n, fake, to_input, repeats: int) -> dict:
@@ -134,7 +121,7 @@ def main() -> None:
                                  lambda: FrechetInceptionDistance(feature=FeaturesOnly(classifier)),
                                  dm.val_set, n, fake, lambda x: x, args.repeats)), flush=True)
         if "inception" in args.extractors:
-            weights = args.inception_weights or random_inception_weights(Path(tmp) / "inception_random.pth")
+            weights = args.inception_weights or write_random_inception_weights(Path(tmp) / "inception_random.pth")
             n = args.inception_images
             fake = first_images(dm.train_set, n)[0]
             result = run("inception", InceptionFeatures(weights),

@@ -41,3 +41,24 @@ def small_networks(model: str) -> list[str]:
         return ["model.generator.hidden_dims=[32,32]", "model.discriminator.hidden_dims=[32,32]"]
     return []
 
+
+
+def write_random_inception_weights(path: Path) -> Path:
+    """A randomly initialised InceptionV3 of torch-fidelity's exact architecture, saved as a weights file
+    (no package ships the real weights and there is no internet here). BN variances set to 1 keep the
+    activations finite."""
+    import torch
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    load, url = fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url
+    fe.FeatureExtractorInceptionV3.load_state_dict = lambda self, state, strict=True: None
+    fe.load_state_dict_from_url = lambda *a, **k: {}
+    try:
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url = load, url
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_var.fill_(1.0)
+    torch.save(net.state_dict(), path)
+    return path

@@ -9,27 +9,12 @@ from gan_experiments.metrics.classifier import load_or_train_classifier
 from gan_experiments.metrics.features import InceptionFeatures, to_uint8
 from gan_experiments.metrics.reference import real_features
 from gan_experiments.metrics.select import build_extractor
+from tests.helpers import write_random_inception_weights
 
 
 @pytest.fixture(scope="module")
 def inception_weights(tmp_path_factory):
-    """A randomly initialised InceptionV3 of torch-fidelity's exact architecture, saved as a weights file."""
-    import torch_fidelity.feature_extractor_inceptionv3 as fe
-
-    original_load, original_url = fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url
-    fe.FeatureExtractorInceptionV3.load_state_dict = lambda self, state, strict=True: None
-    fe.load_state_dict_from_url = lambda *a, **k: {}
-    try:
-        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    finally:
-        fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url = original_load, original_url
-    torch.manual_seed(0)
-    for m in net.modules():  # BN statistics that keep activations finite
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_var.fill_(1.0)
-    path = tmp_path_factory.mktemp("weights") / "inception.pth"
-    torch.save(net.state_dict(), path)
-    return path
+    return write_random_inception_weights(tmp_path_factory.mktemp("weights") / "inception.pth")
 
 
 def test_to_uint8_rounds_like_png():

@@ -35,13 +35,14 @@ def read_folder(path: str, limit: int) -> list[torch.Tensor]:
 
 
 def to_model_input(images: list[torch.Tensor], size: int | None, channels: int) -> list[torch.Tensor]:
-    """uint8 [3, H, W] -> floats in [-1, 1]; resized (antialiased) to ``size`` when given; to 1 channel if asked."""
+    """uint8 [3, H, W] -> floats in [-1, 1]; resized (antialiased) to ``size`` when given; to 1 channel
+    (ITU-R 601 luma, as PIL's "L") if asked."""
     out = []
     for image in images:
         x = image.float() / 127.5 - 1
         if size is not None and x.shape[1:] != (size, size):
             x = TF.resize(x[None], [size, size], antialias=True)[0].clamp(-1, 1)
-        out.append(x.mean(0, keepdim=True) if channels == 1 else x)
+        out.append(TF.rgb_to_grayscale(x) if channels == 1 else x)
     return out
 
 
