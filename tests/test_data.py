@@ -116,3 +116,24 @@ def test_real_mnist_is_read(shared_data):
     assert 0 <= y.min() and y.max() <= 9
     # MNIST is mostly background: about 80 % of pixels are (near) -1
     assert 0.6 < (x < -0.9).float().mean() < 0.9
+
+
+@pytest.mark.realdata
+def test_real_celeba_subset_is_read_with_attributes(shared_data):
+    from gan_experiments.data import CelebADataModule
+
+    if not (shared_data / "celeba").is_dir():
+        pytest.skip("no CelebA subset in the shared data")
+    dm = CelebADataModule(root=str(shared_data), image_size=32, batch_size=16, num_workers=0)
+    x, y = first_batch(dm)
+    assert dm.layout() == "subset" and len(dm.train_set) + len(dm.val_set) == 10000
+    assert x.shape == (16, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+    assert y.shape == (16, 40) and set(y.unique().tolist()) <= {0, 1}
+    assert dm.attribute_names[20] == "Male" and dm.num_classes == 0
+
+
+def test_celeba_absent_says_where_and_how(tmp_path):
+    from gan_experiments.data import CelebADataModule
+
+    with pytest.raises(DatasetNotFoundError, match="img_align_celeba_64/ with list_attr_celeba_subset.txt"):
+        CelebADataModule(root=str(tmp_path), download=False).prepare_data()

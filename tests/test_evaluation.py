@@ -152,3 +152,26 @@ def test_unlabelled_data_without_inception_fails_before_training(tmp_path, monke
     with pytest.raises(ConfigError, match="metrics.inception_weights=PATH"):
         train(cfg)
     assert not (tmp_path / "run/checkpoints").exists()
+
+
+@pytest.mark.realdata
+def test_celeba_attribute_classifier_and_metrics(tmp_path, shared_data):
+    """CelebA gets a 40-attribute classifier; its features score a GAN, without IS (no single class)."""
+    from gan_experiments.data import CelebADataModule
+    from gan_experiments.metrics.classifier import load_or_train_classifier
+
+    if not (shared_data / "celeba").is_dir():
+        pytest.skip("no CelebA subset in the shared data")
+    dm = CelebADataModule(root=str(shared_data), image_size=32, num_workers=0)
+    classifier, info = load_or_train_classifier(dm, tmp_path, steps=300)
+    assert info["multilabel"] and classifier.num_classes == 40
+    attr_rate = dm.val_set.dataset.attributes[dm.val_set.indices].float().mean(0)
+    majority = torch.maximum(attr_rate, 1 - attr_rate).mean().item()  # always guessing each attribute's majority
+    assert info["val_accuracy"] > majority
+
+    metrics = train(compose_train(
+        [*FAST, "data=celeba", f"data.root={shared_data}", "data.image_size=32", "data.batch_size=16",
+         "data.num_workers=0", *small_networks("dcgan"), *METRICS, "metrics.num_samples=200"], tmp_path / "run"))
+    for key in ["val/fid", "val/kid", "val/precision", "val/recall"]:
+        assert math.isfinite(metrics[key]), key
+    assert "val/is" not in metrics and "val/class_kl" not in metrics

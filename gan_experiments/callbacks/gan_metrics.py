@@ -63,7 +63,7 @@ def generator_scores(pl_module, extractor: FeatureExtractor, real: RealFeatures,
     missing rows padded with a copy, dropped after gathering) and every rank returns the same numbers as
     a single process. Returns (scores, fake features, fake logits).
     """
-    labels = real.labels if pl_module.num_classes else None
+    labels = real.labels if pl_module.num_classes else None  # class labels [N] of the real images
     z, y = fixed_latents(num_samples, pl_module.latent_dim, labels, seed, psi)
     rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
     per_rank = math.ceil(num_samples / world)
@@ -71,8 +71,8 @@ def generator_scores(pl_module, extractor: FeatureExtractor, real: RealFeatures,
     feats, logits = fake_features(pl_module, extractor, z[index], None if y is None else y[index], batch_size)
     feats = gather_shards(trainer, feats, num_samples).cpu()
     logits = gather_shards(trainer, logits, num_samples).cpu()
-    scores = all_scores(real.features, feats, logits, k)
-    if extractor.name == "classifier":
+    scores = all_scores(real.features, feats, None if extractor.multilabel else logits, k)
+    if extractor.name == "classifier" and not extractor.multilabel:
         scores |= class_coverage(logits, real.labels, logits.shape[1])
     return scores, feats, logits
 
@@ -105,7 +105,7 @@ class GANMetrics(Callback):
             return
         if self.features == "inception" or find_inception_weights(self.inception_weights) is not None:
             return
-        if not datamodule.num_classes:
+        if not datamodule.num_classes and not getattr(datamodule, "num_attributes", 0):
             raise ConfigError(
                 "metrics need InceptionV3 weights for unlabelled data (no classifier can be trained without "
                 f"labels): set metrics.inception_weights=PATH to {INCEPTION_WEIGHTS_FILE}, or metrics=none"

@@ -1,12 +1,14 @@
-"""LightningDataModules: batches are (samples [N, ...], labels [N])."""
+"""LightningDataModules: batches are (samples [N, ...], labels [N] or attributes [N, K])."""
 
 from gan_experiments.data.base import DatasetNotFoundError, GANDataModule, InMemoryDataset
+from gan_experiments.data.celeba import CelebADataModule
 from gan_experiments.data.digits import DigitsDataModule
 from gan_experiments.data.image_folder import ImageFolderDataModule
 from gan_experiments.data.torchvision_data import TorchvisionDataModule
 from gan_experiments.data.toy2d import Toy2DDataModule
 
 __all__ = [
+    "CelebADataModule",
     "DatasetNotFoundError",
     "DigitsDataModule",
     "GANDataModule",

@@ -17,19 +17,29 @@ from rich.progress import track
 from torch import nn
 from torch.utils.data import DataLoader
 
-CLASSIFIER_VERSION = 1  # bump when the architecture or training recipe changes: old caches stop matching
+CLASSIFIER_VERSION = 2  # bump when the architecture or training recipe changes: old caches stop matching
+
+
+def label_kind(datamodule) -> tuple[int, bool]:
+    """(number of outputs, multi-label?) of a dataset's labels: classes (softmax) or attributes (sigmoids)."""
+    attributes = getattr(datamodule, "num_attributes", 0)
+    return (attributes, True) if attributes else (datamodule.num_classes, False)
 
 
 class DomainClassifier(nn.Module):
     """LeNet-style CNN: images [N, C, S, S] in [-1, 1] -> features [N, num_features] -> logits [N, K].
 
+    K classes (one label per image, cross-entropy) or, with ``multilabel``, K binary attributes (CelebA's
+    40, binary cross-entropy).
+
     Two 5x5 conv + ReLU + 2x2 max-pool stages (16 and 32 channels), adaptive average pooling to 4x4, a
     ``num_features``-wide ReLU layer (the features), and a linear layer to the K class logits.
     """
 
-    def __init__(self, channels: int, num_classes: int, num_features: int = 128):
+    def __init__(self, channels: int, num_classes: int, num_features: int = 128, multilabel: bool = False):
         super().__init__()
         self.channels, self.num_classes, self.num_features = channels, num_classes, num_features
+        self.multilabel = multilabel
         self.body = nn.Sequential(
             nn.Conv2d(channels, 16, 5, padding=2), nn.ReLU(True), nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(True), nn.MaxPool2d(2),
@@ -57,7 +67,7 @@ def data_fingerprint(datamodule) -> str:
                  len(datamodule.train_set), len(val), CLASSIFIER_VERSION):
         digest.update(repr(part).encode())
     digest.update(torch.stack(images).numpy().tobytes())
-    digest.update(torch.as_tensor(labels).numpy().tobytes())
+    digest.update(torch.stack([torch.as_tensor(y) for y in labels]).numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -68,27 +78,42 @@ def _loader(dataset, batch_size: int, shuffle: bool) -> DataLoader:
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=_already_batched if batched else None)
 
 
+def predictions(classifier: DomainClassifier, logits: torch.Tensor) -> torch.Tensor:
+    """Class indices [N], or attribute indicators [N, K] for a multi-label classifier."""
+    return (logits > 0).long() if classifier.multilabel else logits.argmax(1)
+
+
 @torch.no_grad()
 def accuracy(classifier: DomainClassifier, dataset, batch_size: int = 512) -> float:
+    """Share of correct labels (of correct attributes, averaged, for a multi-label classifier)."""
     classifier.eval()
     correct = total = 0
     for images, labels in _loader(dataset, batch_size, shuffle=False):
-        correct += (classifier(images).argmax(1) == labels).sum().item()
-        total += len(labels)
+        hits = predictions(classifier, classifier(images)) == labels
+        correct += hits.sum().item()
+        total += hits.numel()
     return correct / total
 
 
+def loss_fn(classifier: DomainClassifier, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    if classifier.multilabel:
+        return F.binary_cross_entropy_with_logits(logits, labels.float())
+    return F.cross_entropy(logits, labels)
+
+
 def train_classifier(datamodule, steps: int = 600, batch_size: int = 128, lr: float = 1e-3, seed: int = 0):
-    """Adam on cross-entropy for ``steps`` batches of the training split; returns (classifier, val accuracy)."""
+    """Adam on (binary) cross-entropy for ``steps`` batches of the training split; returns
+    (classifier, validation accuracy)."""
     datamodule.setup("fit")
-    if not datamodule.num_classes:
+    outputs, multilabel = label_kind(datamodule)
+    if not outputs:
         raise ValueError(
             f"{type(datamodule).__name__} has no labels, so no classifier can be trained for its metrics; "
             "use metrics.features=inception with metrics.inception_weights=PATH"
         )
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        classifier = DomainClassifier(datamodule.sample_shape[0], datamodule.num_classes)
+        classifier = DomainClassifier(datamodule.sample_shape[0], outputs, multilabel=multilabel)
         optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
         batches = itertools.chain.from_iterable(
             _loader(datamodule.train_set, batch_size, shuffle=True) for _ in itertools.count()
@@ -96,7 +121,7 @@ def train_classifier(datamodule, steps: int = 600, batch_size: int = 128, lr: fl
         classifier.train()
         for images, labels in track(itertools.islice(batches, steps), total=steps,
                                     description="training the metrics classifier"):
-            loss = F.cross_entropy(classifier(images), labels)
+            loss = loss_fn(classifier, classifier(images), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -115,6 +140,7 @@ def load_or_train_classifier(datamodule, cache_dir: str | Path, steps: int = 600
             "channels": classifier.channels,
             "num_classes": classifier.num_classes,
             "num_features": classifier.num_features,
+            "multilabel": classifier.multilabel,
             "val_accuracy": val_accuracy,
             "steps": steps,
         }
@@ -122,7 +148,8 @@ def load_or_train_classifier(datamodule, cache_dir: str | Path, steps: int = 600
         tmp = path.with_suffix(".tmp")
         torch.save(saved, tmp)
         tmp.replace(path)
-    classifier = DomainClassifier(saved["channels"], saved["num_classes"], saved["num_features"])
+    classifier = DomainClassifier(saved["channels"], saved["num_classes"], saved["num_features"], saved["multilabel"])
     classifier.load_state_dict(saved["state_dict"])
-    info = {"path": str(path), "val_accuracy": saved["val_accuracy"], "steps": saved["steps"]}
+    info = {"path": str(path), "val_accuracy": saved["val_accuracy"], "steps": saved["steps"],
+            "multilabel": saved["multilabel"]}
     return classifier.eval(), info

@@ -37,6 +37,7 @@ class FeatureExtractor(nn.Module):
 
     name: str = "?"
     num_features: int = 0
+    multilabel: bool = False  # logits are independent attributes, not one class distribution
     batch_size: int = 50  # images per forward pass when extracting many (memory bound)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,8 +106,9 @@ class InceptionFeatures(FeatureExtractor):
 
 
 class ClassifierFeatures(FeatureExtractor):
-    """A classifier trained on the dataset's labels (``metrics.classifier``): its penultimate layer gives the
-    features, its logits the IS class probabilities. Inputs are quantized to uint8 levels like Inception's."""
+    """A classifier trained on the dataset's labels (``metrics.features=classifier``): its penultimate layer
+    gives the features, its logits the IS class probabilities (not for a multi-label, attribute classifier:
+    IS needs one class per image). Inputs are quantized to uint8 levels like Inception's."""
 
     name = "classifier"
     batch_size = 500
@@ -115,6 +117,7 @@ class ClassifierFeatures(FeatureExtractor):
         super().__init__()
         self.classifier = classifier
         self.num_features = classifier.num_features
+        self.multilabel = classifier.multilabel
 
     def extract(self, images):
         quantized = to_uint8(images).float() / 127.5 - 1

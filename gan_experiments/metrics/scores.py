@@ -76,15 +76,11 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 0):
     return mean.item(), std.item()
 
 
-def all_scores(real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor, k: int = 3) -> dict[str, float]:
-    """fid, kid (+ kid_std), is (+ is_std), precision and recall of fake features against real ones."""
+def all_scores(real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None, k: int = 3) -> dict[str, float]:
+    """fid, kid (+ kid_std), is (+ is_std; only with class logits) and precision/recall of fake features
+    against real ones."""
     kid, kid_std = kernel_distance(real, fake)
-    is_mean, is_std = inception_score(fake_logits)
-    return {
-        "fid": frechet_distance(real, fake),
-        "kid": kid,
-        "kid_std": kid_std,
-        "is": is_mean,
-        "is_std": is_std,
-        **precision_recall(real, fake, k),
-    }
+    scores = {"fid": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std}
+    if fake_logits is not None:
+        scores["is"], scores["is_std"] = inception_score(fake_logits)
+    return scores | precision_recall(real, fake, k)

@@ -92,6 +92,6 @@ def compare(cfg: DictConfig) -> dict:
         real_input = to_model_input(read_folder(real_name, m.num_samples), size, channels)
     real_feats, _ = extract_list(extractor, real_input)
     fake_feats, fake_logits = extract_list(extractor, to_model_input(fakes, size, channels))
-    scores = all_scores(real_feats, fake_feats, fake_logits, m.k)
+    scores = all_scores(real_feats, fake_feats, None if extractor.multilabel else fake_logits, m.k)
     return scores | {"features": extractor.fingerprint, "num_real": len(real_feats), "num_fake": len(fake_feats),
                      "real": real_name, "fake": str(cfg.fake)}

@@ -1,0 +1,135 @@
+"""CelebA faces with their 40 binary attributes, in either layout under ``<root>/celeba/``:
+
+- standard (torchvision's): ``img_align_celeba/`` + ``list_attr_celeba.txt`` and the other CelebA text
+  files; read by ``torchvision.datasets.CelebA`` (official train/valid splits), which downloads them where
+  internet (and Google Drive) allows; 178x218 aligned photos are centre-cropped to 178x178, then resized;
+- subset: ``img_align_celeba_64/`` + ``list_attr_celeba_subset.txt`` (pre-cropped 64x64 faces; the
+  attribute file in CelebA's format: a count line, 40 names, one row of +1/-1 per image); a fixed
+  ``val_fraction`` is held out.
+
+The layout is detected from the files present. Batches are (images [N, 3, S, S] in [-1, 1],
+attributes [N, 40] in {0, 1}); CelebA has no classes (``num_classes = 0``: conditional models do not apply).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset, Subset
+from torchvision import datasets
+from torchvision.transforms import v2
+
+from gan_experiments.data.base import DatasetNotFoundError, GANDataModule, random_split_indices
+from gan_experiments.data.torchvision_data import default_root
+from gan_experiments.data.transforms import to_channels, to_model_range
+
+SUBSET_IMAGES, SUBSET_ATTRS = "img_align_celeba_64", "list_attr_celeba_subset.txt"
+STANDARD_IMAGES, STANDARD_ATTRS = "img_align_celeba", "list_attr_celeba.txt"
+
+
+def read_attributes(path: Path) -> tuple[list[str], list[str], torch.Tensor]:
+    """CelebA's attribute file -> (attribute names [40], file names [N], attributes [N, 40] in {0, 1})."""
+    lines = path.read_text().splitlines()
+    names = lines[1].split()
+    files, rows = [], []
+    for line in lines[2:]:
+        if line.strip():
+            parts = line.split()
+            files.append(parts[0])
+            rows.append([int(v) for v in parts[1:]])
+    attrs = torch.tensor(rows, dtype=torch.long)
+    if attrs.shape[1] != len(names):
+        raise ValueError(f"{path}: {len(names)} attribute names but rows of {attrs.shape[1]} values")
+    return names, files, (attrs > 0).long()
+
+
+class AttributeImages(Dataset):
+    """Image files with attribute vectors: (transform(RGB image), attributes [40])."""
+
+    def __init__(self, folder: Path, files: list[str], attributes: torch.Tensor, transform):
+        self.folder, self.files, self.attributes, self.transform = folder, files, attributes, transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int):
+        with Image.open(self.folder / self.files[index]) as image:
+            return self.transform(image.convert("RGB")), self.attributes[index]
+
+
+class CelebADataModule(GANDataModule):
+    """CelebA at ``image_size`` (3 channels, or 1 if asked) with 40 attributes as labels."""
+
+    num_attributes = 40
+
+    def __init__(
+        self,
+        root: str | None = None,
+        image_size: int = 64,
+        channels: int = 3,
+        num_classes: int | None = None,
+        batch_size: int = 64,
+        num_workers: int = 2,
+        val_fraction: float = 0.05,
+        split_seed: int = 0,
+        download: bool = True,
+        hflip: bool = False,
+    ):
+        super().__init__(batch_size, num_workers)
+        self.root = Path(root or default_root()).expanduser()
+        self.image_size, self.channels, self.download, self.hflip = image_size, channels, download, hflip
+        self.val_fraction, self.split_seed = val_fraction, split_seed
+        self.sample_shape = (channels, image_size, image_size)
+        self._set_num_classes(0, num_classes)
+        self.attribute_names: list[str] = []
+
+    @property
+    def folder(self) -> Path:
+        return self.root / "celeba"
+
+    def layout(self) -> str:
+        if (self.folder / SUBSET_IMAGES).is_dir() and (self.folder / SUBSET_ATTRS).is_file():
+            return "subset"
+        if (self.folder / STANDARD_IMAGES).is_dir() and (self.folder / STANDARD_ATTRS).is_file():
+            return "standard"
+        return "missing"
+
+    def transform(self, train: bool, crop: int | None) -> v2.Compose:
+        steps = [to_channels(self.channels)] + ([v2.CenterCrop(crop)] if crop else [])
+        steps += [v2.Resize(self.image_size, antialias=True), v2.CenterCrop(self.image_size)]
+        if train and self.hflip:
+            steps.append(v2.RandomHorizontalFlip())
+        return v2.Compose(steps + to_model_range(self.channels))
+
+    def prepare_data(self) -> None:
+        if self.layout() != "missing":
+            return
+        reason = "data.download=false"
+        if self.download:
+            try:
+                datasets.CelebA(str(self.root), split="valid", download=True)
+                return
+            except Exception as err:  # Google Drive quota and network failures come in many types
+                reason = f"the download failed ({type(err).__name__}: {err})"
+        raise DatasetNotFoundError(
+            f"CelebA was not found under {self.folder} and {reason}. Place either {STANDARD_IMAGES}/ with "
+            f"{STANDARD_ATTRS} and CelebA's other text files (torchvision's layout), or {SUBSET_IMAGES}/ with "
+            f"{SUBSET_ATTRS}, in {self.folder}; or point data.root (or $GAN_DATA_DIR) at their parent folder."
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        if self.layout() == "subset":
+            self.attribute_names, files, attrs = read_attributes(self.folder / SUBSET_ATTRS)
+            train, val = random_split_indices(len(files), self.val_fraction, self.split_seed)
+            images = self.folder / SUBSET_IMAGES
+            self.train_set = Subset(AttributeImages(images, files, attrs, self.transform(True, None)), train.tolist())
+            self.val_set = Subset(AttributeImages(images, files, attrs, self.transform(False, None)), val.tolist())
+        else:
+            self.prepare_data()
+            self.train_set = datasets.CelebA(str(self.root), "train", "attr", self.transform(True, 178))
+            self.val_set = datasets.CelebA(str(self.root), "valid", "attr", self.transform(False, 178))
+            self.attribute_names = list(self.train_set.attr_names[: self.num_attributes])
