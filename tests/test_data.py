@@ -137,3 +137,49 @@ def test_celeba_absent_says_where_and_how(tmp_path):
 
     with pytest.raises(DatasetNotFoundError, match="img_align_celeba_64/ with list_attr_celeba_subset.txt"):
         CelebADataModule(root=str(tmp_path), download=False).prepare_data()
+
+
+def write_unpaired(folder, sizes=(3, 5, 2, 2)):
+    for split, n in zip(("trainA", "trainB", "testA", "testB"), sizes, strict=True):
+        (folder / split).mkdir(parents=True)
+        for i in range(n):
+            mode = "L" if split == "trainB" and i == 0 else "RGB"  # a grayscale B image, as in horse2zebra
+            Image.new(mode, (40, 30), 50 * i).save(folder / split / f"{i}.jpg")
+
+
+def test_unpaired_layout_epoch_and_transforms(tmp_path):
+    from gan_experiments.data import UnpairedDataModule
+
+    write_unpaired(tmp_path / "pairs")
+    dm = UnpairedDataModule(path=str(tmp_path / "pairs"), image_size=16, batch_size=2, num_workers=0)
+    a, b = first_batch(dm)
+    assert a.shape == b.shape == (2, 3, 16, 16) and dm.load_size == 18  # 16 * 286 / 256
+    assert len(dm.train_set) == 5 and len(dm.val_set) == 2  # max(|A|, |B|)
+    train, val = dm.classifier_splits()
+    assert len(train) == 8 and len(val) == 4 and {train[0][1], train[7][1]} == {0, 1}
+    assert dm.classifier_labels() == (2, False)
+
+
+def test_unpaired_missing_folders_are_named(tmp_path):
+    from gan_experiments.data import UnpairedDataModule
+
+    (tmp_path / "half" / "trainA").mkdir(parents=True)
+    with pytest.raises(DatasetNotFoundError, match="lacks image folders trainA, trainB, testA, testB"):
+        UnpairedDataModule(path=str(tmp_path / "half")).prepare_data()
+    with pytest.raises(DatasetNotFoundError, match=r"horse2zebra.*data.download=false.*unzipping"):
+        UnpairedDataModule(name="horse2zebra", root=str(tmp_path), download=False).prepare_data()
+    with pytest.raises(ValueError, match="data.name must be one of"):
+        UnpairedDataModule(name="cats2dogs")
+
+
+@pytest.mark.realdata
+def test_real_horse2zebra_is_read(shared_data):
+    from gan_experiments.data import UnpairedDataModule
+
+    if not (shared_data / "horse2zebra").is_dir():
+        pytest.skip("no horse2zebra in the shared data")
+    dm = UnpairedDataModule(name="horse2zebra", root=str(shared_data), image_size=64, batch_size=4, num_workers=0)
+    a, b = first_batch(dm)
+    assert a.shape == b.shape == (4, 3, 64, 64)
+    assert len(dm.train_set) == 1334 and len(dm.val_set) == 140
+    assert [len(dm.files[s]) for s in ("trainA", "trainB", "testA", "testB")] == [1067, 1334, 120, 140]

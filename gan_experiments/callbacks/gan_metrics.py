@@ -105,7 +105,7 @@ class GANMetrics(Callback):
             return
         if self.features == "inception" or find_inception_weights(self.inception_weights) is not None:
             return
-        if not datamodule.num_classes and not getattr(datamodule, "num_attributes", 0):
+        if not datamodule.classifier_labels()[0]:
             raise ConfigError(
                 "metrics need InceptionV3 weights for unlabelled data (no classifier can be trained without "
                 f"labels): set metrics.inception_weights=PATH to {INCEPTION_WEIGHTS_FILE}, or metrics=none"

@@ -6,6 +6,7 @@ from gan_experiments.data.digits import DigitsDataModule
 from gan_experiments.data.image_folder import ImageFolderDataModule
 from gan_experiments.data.torchvision_data import TorchvisionDataModule
 from gan_experiments.data.toy2d import Toy2DDataModule
+from gan_experiments.data.unpaired import UnpairedDataModule
 
 __all__ = [
     "CelebADataModule",
@@ -16,4 +17,5 @@ __all__ = [
     "InMemoryDataset",
     "TorchvisionDataModule",
     "Toy2DDataModule",
+    "UnpairedDataModule",
 ]

@@ -68,6 +68,14 @@ class GANDataModule(LightningDataModule):
             raise ValueError(f"data.num_classes={declared}, but this dataset has {actual} classes; remove the override")
         self.num_classes = actual
 
+    def classifier_labels(self) -> tuple[int, bool]:
+        """(outputs, multi-label?) of the labels a metrics classifier learns: the classes by default."""
+        return self.num_classes, False
+
+    def classifier_splits(self) -> tuple[Dataset, Dataset]:
+        """(train, validation) datasets of (image, label) for the metrics classifier."""
+        return self.train_set, self.val_set
+
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
         return DataLoader(
             dataset,

@@ -85,6 +85,9 @@ class CelebADataModule(GANDataModule):
         self._set_num_classes(0, num_classes)
         self.attribute_names: list[str] = []
 
+    def classifier_labels(self) -> tuple[int, bool]:
+        return self.num_attributes, True
+
     @property
     def folder(self) -> Path:
         return self.root / "celeba"

@@ -20,12 +20,6 @@ from torch.utils.data import DataLoader
 CLASSIFIER_VERSION = 2  # bump when the architecture or training recipe changes: old caches stop matching
 
 
-def label_kind(datamodule) -> tuple[int, bool]:
-    """(number of outputs, multi-label?) of a dataset's labels: classes (softmax) or attributes (sigmoids)."""
-    attributes = getattr(datamodule, "num_attributes", 0)
-    return (attributes, True) if attributes else (datamodule.num_classes, False)
-
-
 class DomainClassifier(nn.Module):
     """LeNet-style CNN: images [N, C, S, S] in [-1, 1] -> features [N, num_features] -> logits [N, K].
 
@@ -57,14 +51,14 @@ class DomainClassifier(nn.Module):
 
 
 def data_fingerprint(datamodule) -> str:
-    """Identifies a labelled dataset as a DataModule presents it: class, sample shape, classes, split
-    sizes and the content of the first 256 validation samples (deterministic: no augmentation there)."""
+    """Identifies a labelled dataset as a DataModule presents it to the classifier: class, sample shape,
+    labels, split sizes and the content of the first 256 validation samples (no augmentation there)."""
     datamodule.setup("fit")
-    val = datamodule.val_set
+    train, val = datamodule.classifier_splits()
     images, labels = zip(*(val[i] for i in range(min(256, len(val)))), strict=True)
     digest = hashlib.sha256()
-    for part in (type(datamodule).__name__, datamodule.sample_shape, datamodule.num_classes,
-                 len(datamodule.train_set), len(val), CLASSIFIER_VERSION):
+    for part in (type(datamodule).__name__, datamodule.sample_shape, datamodule.classifier_labels(),
+                 len(train), len(val), CLASSIFIER_VERSION):
         digest.update(repr(part).encode())
     digest.update(torch.stack(images).numpy().tobytes())
     digest.update(torch.stack([torch.as_tensor(y) for y in labels]).numpy().tobytes())
@@ -105,7 +99,8 @@ def train_classifier(datamodule, steps: int = 600, batch_size: int = 128, lr: fl
     """Adam on (binary) cross-entropy for ``steps`` batches of the training split; returns
     (classifier, validation accuracy)."""
     datamodule.setup("fit")
-    outputs, multilabel = label_kind(datamodule)
+    outputs, multilabel = datamodule.classifier_labels()
+    train_set, val_set = datamodule.classifier_splits()
     if not outputs:
         raise ValueError(
             f"{type(datamodule).__name__} has no labels, so no classifier can be trained for its metrics; "
@@ -116,7 +111,7 @@ def train_classifier(datamodule, steps: int = 600, batch_size: int = 128, lr: fl
         classifier = DomainClassifier(datamodule.sample_shape[0], outputs, multilabel=multilabel)
         optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
         batches = itertools.chain.from_iterable(
-            _loader(datamodule.train_set, batch_size, shuffle=True) for _ in itertools.count()
+            _loader(train_set, batch_size, shuffle=True) for _ in itertools.count()
         )
         classifier.train()
         for images, labels in track(itertools.islice(batches, steps), total=steps,
@@ -125,7 +120,7 @@ def train_classifier(datamodule, steps: int = 600, batch_size: int = 128, lr: fl
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-    return classifier.eval(), accuracy(classifier, datamodule.val_set)
+    return classifier.eval(), accuracy(classifier, val_set)
 
 
 def load_or_train_classifier(datamodule, cache_dir: str | Path, steps: int = 600) -> tuple[DomainClassifier, dict]:

@@ -35,7 +35,7 @@ def build_extractor(features: str, datamodule=None, inception_weights: str | Non
                 f"{default_inception_weights()}; set metrics.inception_weights=PATH (or use metrics.features=classifier)"
             )
         return InceptionFeatures(weights)
-    if datamodule is None or not (datamodule.num_classes or getattr(datamodule, "num_attributes", 0)):
+    if datamodule is None or not datamodule.classifier_labels()[0]:
         raise ConfigError(
             "metrics.features=classifier (the choice of 'auto' without Inception weights) needs a labelled dataset "
             "to train its classifier on; this one has no labels: set metrics.inception_weights=PATH"
