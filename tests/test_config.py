@@ -59,7 +59,7 @@ def test_canonical_hyperparameters(tmp_path):
 
 @pytest.mark.parametrize("data", options("data"))
 def test_every_data_option_instantiates(data, tmp_path):
-    overrides = [f"data={data}"] + ([f"data.path={tmp_path}"] if data == "image_folder" else [])
+    overrides = [f"data={data}"] + ([f"data.path={tmp_path}"] if data in ("image_folder", "unpaired") else [])
     cfg = compose_train(overrides, tmp_path)
     dm = instantiate(cfg.data)
     assert dm.batch_size == cfg.data.batch_size
