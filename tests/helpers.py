@@ -39,8 +39,12 @@ def small_networks(model: str) -> list[str]:
         return ["model.generator.base_channels=8", "model.discriminator.base_channels=8"]
     if model == "gan":
         return ["model.generator.hidden_dims=[32,32]", "model.discriminator.hidden_dims=[32,32]"]
+    if model == "cyclegan":
+        return ["model.generator_ab.base_channels=8", "model.generator_ab.n_blocks=2",
+                "model.discriminator_a.base_channels=8", "model.discriminator_a.n_layers=2"]
+    if model == "pix2pix":
+        return ["model.generator.base_channels=8", "model.discriminator.base_channels=8", "model.discriminator.n_layers=2"]
     return []
-
 
 
 def write_random_inception_weights(path: Path) -> Path:

@@ -6,5 +6,17 @@ from gan_experiments.callbacks.metrics_json import MetricsJSON, collect_metrics
 from gan_experiments.callbacks.run_config import RunConfig
 from gan_experiments.callbacks.sample_grid import SampleGrid
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
+from gan_experiments.callbacks.translation_metrics import TranslationMetrics
+from gan_experiments.callbacks.translation_panels import TranslationPanels
 
-__all__ = ["GANMetrics", "LossCurves", "MetricsJSON", "RunConfig", "SampleGrid", "Toy2DEvaluation", "collect_metrics"]
+__all__ = [
+    "GANMetrics",
+    "LossCurves",
+    "MetricsJSON",
+    "RunConfig",
+    "SampleGrid",
+    "Toy2DEvaluation",
+    "TranslationMetrics",
+    "TranslationPanels",
+    "collect_metrics",
+]

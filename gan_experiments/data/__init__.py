@@ -4,6 +4,7 @@ from gan_experiments.data.base import DatasetNotFoundError, GANDataModule, InMem
 from gan_experiments.data.celeba import CelebADataModule
 from gan_experiments.data.digits import DigitsDataModule
 from gan_experiments.data.image_folder import ImageFolderDataModule
+from gan_experiments.data.paired import PairedDataModule
 from gan_experiments.data.torchvision_data import TorchvisionDataModule
 from gan_experiments.data.toy2d import Toy2DDataModule
 from gan_experiments.data.unpaired import UnpairedDataModule
@@ -15,6 +16,7 @@ __all__ = [
     "GANDataModule",
     "ImageFolderDataModule",
     "InMemoryDataset",
+    "PairedDataModule",
     "TorchvisionDataModule",
     "Toy2DDataModule",
     "UnpairedDataModule",

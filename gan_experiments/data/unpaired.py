@@ -137,12 +137,17 @@ class UnpairedDataModule(GANDataModule):
         self.train_set = UnpairedImages(self.files["trainA"], self.files["trainB"], self.train_transform())
         self.val_set = UnpairedImages(self.files["testA"], self.files["testB"], self.eval_transform(), serial=True)
 
+    def domain_set(self, split: str, domain: int) -> Dataset:
+        """All images of one domain (0 = A, 1 = B) of ``split`` ("train" or "test"), evaluation transform,
+        as (image [3, S, S], domain) in file order."""
+        folder = f"{split}{'AB'[domain]}"
+        return DomainImages(self.files[folder], domain, self.eval_transform())
+
     def classifier_labels(self) -> tuple[int, bool]:
         return 2, False  # the domain: A (0) or B (1)
 
     def classifier_splits(self) -> tuple[Dataset, Dataset]:
-        def domains(a: str, b: str) -> Dataset:
-            tf = self.eval_transform()
-            return ConcatDataset([DomainImages(self.files[a], 0, tf), DomainImages(self.files[b], 1, tf)])
+        def domains(split: str) -> Dataset:
+            return ConcatDataset([self.domain_set(split, 0), self.domain_set(split, 1)])
 
-        return domains("trainA", "trainB"), domains("testA", "testB")
+        return domains("train"), domains("test")

@@ -1,5 +1,8 @@
 """LightningModules: the training step of each GAN family, nothing else."""
 
+from gan_experiments.models.cyclegan import CycleGANModule
 from gan_experiments.models.gan import GANModule
+from gan_experiments.models.pix2pix import Pix2PixModule
+from gan_experiments.models.translation import TranslationModule
 
-__all__ = ["GANModule"]
+__all__ = ["CycleGANModule", "GANModule", "Pix2PixModule", "TranslationModule"]

@@ -2,5 +2,16 @@
 
 from gan_experiments.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_experiments.networks.mlp import MLPDiscriminator, MLPGenerator
+from gan_experiments.networks.patchgan import PatchDiscriminator
+from gan_experiments.networks.resnet import ResnetGenerator
+from gan_experiments.networks.unet import UnetGenerator
 
-__all__ = ["DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator"]
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "PatchDiscriminator",
+    "ResnetGenerator",
+    "UnetGenerator",
+]

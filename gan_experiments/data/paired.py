@@ -1,0 +1,180 @@
+"""Paired image-to-image data in the pix2pix layout: ``train/ test/`` (or ``val/``) of side-by-side AB images.
+
+Each file holds one pair side by side: A is the left half (columns 0 .. w//2), B the right half (w//2 .. w);
+for facades A is the photo and B the label map. ``data.direction`` says which half the generator gets:
+AtoB maps A (input) to B (target), BtoA maps B to A (pix2pix trains facades BtoA: label map -> photo).
+
+As the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix, ``aligned_dataset.py``): images are
+converted to RGB and split into halves; training halves are resized to ``load_size`` x ``load_size``
+(default image_size * 286 / 256), then both get the same random ``image_size`` crop and the same random
+horizontal flip; evaluation halves are resized to ``image_size``. Batches are (input [N, 3, S, S],
+target [N, 3, S, S]) in [-1, 1]. Training uses ``train/``; evaluation ``data.eval_split`` (``test/``), or
+``val/`` where that is absent (cityscapes, maps and edges2* ship only train/ and val/).
+
+A named dataset of the pix2pix release (``data.name``) lives under ``<data.root>/<name>/`` and downloads
+from the release when internet exists; ``data.path`` points at any folder in the same layout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+from torch.utils.data import ConcatDataset, Dataset
+from torchvision import tv_tensors
+from torchvision.datasets.utils import download_and_extract_archive
+from torchvision.transforms import v2
+
+from gan_experiments.data.base import DatasetNotFoundError, GANDataModule
+from gan_experiments.data.image_folder import find_images
+from gan_experiments.data.torchvision_data import default_root
+from gan_experiments.data.transforms import to_model_range
+from gan_experiments.data.unpaired import load_rgb
+
+PIX2PIX_DATASETS = ("facades", "cityscapes", "maps", "edges2shoes", "edges2handbags", "night2day")
+PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz"
+DIRECTIONS = ("AtoB", "BtoA")
+
+
+def split_ab(path: Path) -> tuple[Image.Image, Image.Image]:
+    """The (A, B) halves of a side-by-side RGB image: left 0 .. w//2, right w//2 .. w (as the reference)."""
+    image = load_rgb(path)
+    w, h = image.size
+    if w < 2:
+        raise ValueError(f"{path} is {w} px wide: a paired image holds A and B side by side (at least 2 px)")
+    return image.crop((0, 0, w // 2, h)), image.crop((w // 2, 0, w, h))
+
+
+def load_pair(path: Path, direction: str) -> tuple[tv_tensors.Image, tv_tensors.Image]:
+    """(input, target) halves of one file as uint8 tv_tensors: (A, B) for AtoB, (B, A) for BtoA."""
+    a, b = (v2.functional.to_image(half) for half in split_ab(path))
+    return (a, b) if direction == "AtoB" else (b, a)
+
+
+class PairedImages(Dataset):
+    """transform((input, target)) of each side-by-side file: one call, so random crop and flip are shared."""
+
+    def __init__(self, files: list[Path], direction: str, transform):
+        self.files, self.direction, self.transform = files, direction, transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int):
+        return self.transform(load_pair(self.files[index], self.direction))
+
+
+class HalfImages(Dataset):
+    """One side of each pair with a constant label: (transform(input), 0) or (transform(target), 1)."""
+
+    def __init__(self, files: list[Path], direction: str, label: int, transform):
+        self.files, self.direction, self.label, self.transform = files, direction, label, transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int):
+        return self.transform(load_pair(self.files[index], self.direction)[self.label]), self.label
+
+
+def has_images(folder: Path) -> bool:
+    return folder.is_dir() and bool(find_images(folder))
+
+
+def square_resize(size: int) -> v2.Resize:
+    """To size x size, bicubic and antialiased (the reference resizes PIL images with BICUBIC)."""
+    return v2.Resize([size, size], interpolation=v2.InterpolationMode.BICUBIC, antialias=True)
+
+
+class PairedDataModule(GANDataModule):
+    """train/ for training, eval_split/ (or val/) for evaluation; its metrics classifier tells input from
+    target."""
+
+    def __init__(
+        self,
+        path: str | None = None,
+        name: str | None = None,
+        root: str | None = None,
+        image_size: int = 256,
+        load_size: int | None = None,
+        channels: int = 3,
+        num_classes: int | None = None,
+        batch_size: int = 1,
+        num_workers: int = 2,
+        download: bool = True,
+        direction: str = "AtoB",
+        eval_split: str = "test",
+    ):
+        super().__init__(batch_size, num_workers)
+        if (path is None) == (name is None):
+            raise ValueError("give exactly one of data.path (a folder) or data.name (a pix2pix dataset)")
+        if name is not None and name not in PIX2PIX_DATASETS:
+            raise ValueError(f"data.name must be one of {', '.join(PIX2PIX_DATASETS)}, got {name!r}")
+        if channels != 3:
+            raise ValueError("paired translation data is RGB: data.channels must be 3")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"data.direction must be AtoB (left -> right half) or BtoA, got {direction!r}")
+        self.name, self.download, self.direction, self.eval_split = name, download, direction, eval_split
+        self.folder = Path(path).expanduser() if path else Path(root or default_root()).expanduser() / name
+        self.image_size, self.load_size = image_size, load_size or round(image_size * 286 / 256)
+        if self.load_size < image_size:
+            raise ValueError(f"data.load_size={self.load_size} must be >= data.image_size={image_size}")
+        self.sample_shape = (3, image_size, image_size)
+        self._set_num_classes(0, num_classes)
+        self.files: dict[str, list[Path]] = {}
+
+    def train_transform(self) -> v2.Compose:
+        """Applied to an (input, target) pair of tv_tensors.Image: one crop and one flip for both."""
+        return v2.Compose([square_resize(self.load_size), v2.RandomCrop(self.image_size),
+                           v2.RandomHorizontalFlip(), *to_model_range(3)])
+
+    def eval_transform(self) -> v2.Compose:
+        return v2.Compose([square_resize(self.image_size), *to_model_range(3)])
+
+    def eval_folder(self) -> Path:
+        """``<folder>/<eval_split>``, or ``<folder>/val`` when that holds no images."""
+        folder = self.folder / self.eval_split
+        return folder if has_images(folder) else self.folder / "val"
+
+    def _missing(self) -> list[str]:
+        eval_name = self.eval_split if self.eval_split == "val" else f"{self.eval_split} (or val)"
+        folders = (("train", self.folder / "train"), (eval_name, self.eval_folder()))
+        return [name for name, folder in folders if not has_images(folder)]
+
+    def prepare_data(self) -> None:
+        if not self._missing():
+            return
+        reason = "data.download=false" if self.name else "it is not a named pix2pix dataset (data.path)"
+        if self.name is not None and self.download:
+            try:
+                download_and_extract_archive(PIX2PIX_URL.format(name=self.name), str(self.folder.parent))
+                if not self._missing():
+                    return
+                reason = "the downloaded archive lacks them"
+            except OSError as err:
+                reason = f"the download failed ({err})"
+        raise DatasetNotFoundError(
+            f"{self.folder} lacks image folders {', '.join(self._missing())} and {reason}. Put the "
+            f"side-by-side AB images (A on the left, B on the right) in train/ and {self.eval_split}/ under "
+            f"{self.folder}"
+            + ("" if self.name is None else f", e.g. by extracting {PIX2PIX_URL.format(name=self.name)} into "
+               f"{self.folder.parent} (or set data.root / $GAN_DATA_DIR)")
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        self.prepare_data()
+        self.files = {"train": find_images(self.folder / "train"), "eval": find_images(self.eval_folder())}
+        self.train_set = PairedImages(self.files["train"], self.direction, self.train_transform())
+        self.val_set = PairedImages(self.files["eval"], self.direction, self.eval_transform())
+
+    def classifier_labels(self) -> tuple[int, bool]:
+        return 2, False  # the side: input (0) or target (1)
+
+    def classifier_splits(self) -> tuple[Dataset, Dataset]:
+        def sides(split: str) -> Dataset:
+            tf, files = self.eval_transform(), self.files[split]
+            return ConcatDataset([HalfImages(files, self.direction, side, tf) for side in (0, 1)])
+
+        return sides("train"), sides("eval")
