@@ -138,6 +138,7 @@ def _tasks() -> dict:
     from gan_experiments.tools.compare import compare
     from gan_experiments.tools.metrics import checkpoint_metrics
     from gan_experiments.tools.samples import write_samples
+    from gan_experiments.tools.translate import translate_folder
     from gan_experiments.tools.truncation import truncation_sweep
 
     return {
@@ -146,6 +147,7 @@ def _tasks() -> dict:
         "truncation": truncation_sweep,
         "samples": write_samples,
         "train_classifier": train_classifier_task,
+        "translate": translate_folder,
     }
 
 

@@ -23,7 +23,7 @@ def options(group):
 def test_groups_mirror_the_defaults_list():
     defaults = OmegaConf.load(CONF / "train.yaml").defaults
     groups = [next(iter(d)) for d in defaults if not isinstance(d, str)]
-    assert groups == ["data", "model", "loss", "trainer", "logger", "callbacks", "metrics", "paths", "hydra", "experiment"]
+    assert groups == ["data", "trainer", "loss", "logger", "callbacks", "metrics", "model", "paths", "hydra", "experiment"]
     for group in groups:
         assert (CONF / group).is_dir()
 
@@ -59,7 +59,7 @@ def test_canonical_hyperparameters(tmp_path):
 
 @pytest.mark.parametrize("data", options("data"))
 def test_every_data_option_instantiates(data, tmp_path):
-    overrides = [f"data={data}"] + ([f"data.path={tmp_path}"] if data in ("image_folder", "unpaired") else [])
+    overrides = [f"data={data}"] + ([f"data.path={tmp_path}"] if data in ("image_folder", "unpaired", "paired") else [])
     cfg = compose_train(overrides, tmp_path)
     dm = instantiate(cfg.data)
     assert dm.batch_size == cfg.data.batch_size
@@ -157,3 +157,42 @@ def test_cli_wrong_value_is_one_clear_line():
     result = run_cli("loss.n_critic=0")
     assert result.returncode == 2
     assert "loss.n_critic=0 is invalid" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cyclegan_config_is_the_reference_recipe(tmp_path):
+    cfg = compose_train(["model=cyclegan", "data=horse2zebra", "trainer=ddp"], tmp_path)
+    validate(cfg)
+    m = cfg.model
+    assert (m.lambda_cycle, m.lambda_identity, m.pool_size, m.n_epochs, m.n_epochs_decay) == (10.0, 0.5, 50, 100, 100)
+    assert cfg.trainer.max_epochs == 200 and cfg.trainer.strategy == "ddp_find_unused_parameters_true"
+    assert cfg.loss.criterion._target_.endswith("LSGANLoss")
+    assert (cfg.loss.optimizer_g.lr, list(cfg.loss.optimizer_g.betas)) == (2e-4, [0.5, 0.999])
+    assert (cfg.data.batch_size, cfg.data.image_size) == (1, 256)
+    module = build_module(cfg)
+    assert module.generator_ab is not module.generator_ba
+    blocks = [b for b in module.generator_ab.modules() if type(b).__name__ == "ResidualBlock"]
+    assert len(blocks) == 9 and module.discriminator_b.n_layers == 3
+    names = [type(c).__name__ for c in build_callbacks(cfg, have_logger=True)]
+    assert names[0] == "TranslationMetrics" and "TranslationPanels" in names and "SampleGrid" not in names
+    best = next(c for c in build_callbacks(cfg, have_logger=True) if getattr(c, "filename", None) == "best")
+    assert best.monitor == "val/fid_a2b"
+
+
+def test_pix2pix_config_is_the_reference_recipe(tmp_path):
+    cfg = compose_train(["model=pix2pix", "data=facades"], tmp_path)
+    validate(cfg)
+    assert cfg.loss.criterion._target_.endswith("BCELoss") and cfg.model.lambda_l1 == 100.0
+    assert cfg.data.direction == "BtoA" and cfg.data.batch_size == 1
+    module = build_module(cfg)
+    assert module.generator.num_downs == 8 and module.discriminator.in_channels == 6
+    assert any(type(m).__name__ == "BatchNorm2d" for m in module.generator.modules())
+
+
+def test_translation_models_refuse_other_data_and_losses(tmp_path):
+    with pytest.raises(ConfigError, match="data._target_.*unpaired data for model=cyclegan"):
+        validate(compose_train(["model=cyclegan"], tmp_path))
+    with pytest.raises(ConfigError, match="paired data for model=pix2pix"):
+        validate(compose_train(["model=pix2pix", "data=horse2zebra"], tmp_path))
+    with pytest.raises(ConfigError, match="without gradient penalties"):
+        build_module(compose_train(["model=cyclegan", "data=horse2zebra", "loss=wgan_gp"], tmp_path))
+    assert compose_train(["model=cyclegan", "data=horse2zebra", "loss=bce"], tmp_path).loss.criterion._target_.endswith("BCELoss")

@@ -43,6 +43,10 @@ def _uses_dcgan(cfg: DictConfig) -> bool:
     return "DCGAN" in str(OmegaConf.select(cfg, "model.generator._target_", default=""))
 
 
+def _model_is(name: str) -> Callable[[DictConfig], bool]:
+    return lambda cfg: str(OmegaConf.select(cfg, "model._target_", default="")).endswith(name)
+
+
 RULES = [
     Rule("seed", lambda v: v is None or _int(v), "an integer or null"),
     Rule("data.batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
@@ -55,6 +59,19 @@ RULES = [
         when=_uses_dcgan,
     ),
     Rule("data.channels", lambda v: v in (1, 3), "1 or 3"),
+    Rule("data._target_", lambda v: v.endswith("UnpairedDataModule"),
+         "unpaired data for model=cyclegan: data=horse2zebra (or data.name=...), or data=unpaired data.path=DIR",
+         when=_model_is("CycleGANModule")),
+    Rule("data._target_", lambda v: v.endswith(".PairedDataModule"),
+         "paired data for model=pix2pix: data=facades (or data.name=...), or data=paired data.path=DIR",
+         when=_model_is("Pix2PixModule")),
+    Rule("model.lambda_cycle", lambda v: _number(v) and v >= 0, "a number >= 0"),
+    Rule("model.lambda_identity", lambda v: _number(v) and v >= 0, "a number >= 0 (a fraction of lambda_cycle)"),
+    Rule("model.lambda_l1", lambda v: _number(v) and v >= 0, "a number >= 0"),
+    Rule("model.pool_size", lambda v: _int(v) and v >= 0, "an integer >= 0 (0: no image pool)"),
+    Rule("model.n_epochs", lambda v: _int(v) and v >= 0, "an integer >= 0"),
+    Rule("model.n_epochs_decay", lambda v: _int(v) and v >= 0, "an integer >= 0"),
+    Rule("data.direction", lambda v: v in ("AtoB", "BtoA"), "AtoB or BtoA"),
     Rule("data.val_fraction", lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
     Rule("data.path", lambda v: v is None or (isinstance(v, str) and Path(v).expanduser().is_dir()),
          "an existing folder of images"),

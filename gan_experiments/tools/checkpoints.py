@@ -23,5 +23,9 @@ def load_module(ckpt: str | Path, map_location: str = "cpu") -> tuple[LightningM
         raise ConfigError(f"ckpt={path} holds no run config; it was not written by gan_experiments' train.py")
     config = OmegaConf.create(checkpoint["config"])
     module = build_module(config)
-    module.load_state_dict(checkpoint["state_dict"])
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        raise ConfigError(f"ckpt={path}: its weights do not fit the model its stored config builds "
+                          f"(written by another version of gan_experiments?): {err}") from err
     return module.eval(), checkpoint["config"]
