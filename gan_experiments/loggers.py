@@ -30,8 +30,24 @@ def resolve_wandb_mode(mode: str) -> str:
     return os.environ.get("WANDB_MODE") or ("online" if wandb_logged_in() else "offline")
 
 
+def multirun_names() -> dict[str, str]:
+    """Inside a Hydra multirun job: the W&B ``group`` (the sweep: task name and sweep folder) and the run
+    ``name`` (this job's overrides); outside one, nothing."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return {}
+    hc = HydraConfig.get()
+    return {"group": f"{hc.job.name}/{Path(hc.sweep.dir).name}", "name": hc.job.override_dirname or str(hc.job.num)}
+
+
 def wandb_logger(mode: str = "auto", save_dir: str = ".", **kwargs) -> WandbLogger:
-    """A ``WandbLogger`` writing under ``save_dir/wandb``; ``mode`` is auto/online/offline/disabled."""
+    """A ``WandbLogger`` writing under ``save_dir/wandb``; ``mode`` is auto/online/offline/disabled. In a
+    multirun, each job is its own run, grouped by sweep (``group`` and ``name`` default to ``multirun_names``)."""
+    for key, value in multirun_names().items():
+        if kwargs.get(key) is None:
+            kwargs[key] = value
     resolved = resolve_wandb_mode(mode)
     Path(save_dir).mkdir(parents=True, exist_ok=True)
     return WandbLogger(save_dir=save_dir, offline=resolved == "offline", mode=resolved, **kwargs)

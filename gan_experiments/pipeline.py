@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_experiments.callbacks import RunConfig
 from gan_experiments.callbacks.metrics_json import write_json_atomic
-from gan_experiments.config import ConfigError, validate
+from gan_experiments.config import ConfigError, check_multirun_strategy, validate
 from gan_experiments.data import GANDataModule
 from gan_experiments.loggers import offline_wandb_runs
 from gan_experiments.losses import GANLoss
@@ -94,6 +94,7 @@ def save_config(cfg: DictConfig, output_dir: Path) -> None:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train the configured GAN and return its metrics (the content of ``metrics.json``)."""
     validate(cfg)
+    check_multirun_strategy(cfg)
     output_dir = Path(cfg.paths.output_dir)
     save_config(cfg, output_dir)
     if cfg.get("seed") is not None:

@@ -17,7 +17,7 @@ os.environ.setdefault("GAN_CACHE_DIR", tempfile.mkdtemp(prefix="gan_test_cache_"
 from tests.helpers import SHARED_DATA  # noqa: E402
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data (or $GAN_SHARED_DATA); the test is skipped when it is absent."""
     if not (SHARED_DATA / "MNIST" / "raw").is_dir():

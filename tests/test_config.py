@@ -23,7 +23,8 @@ def options(group):
 def test_groups_mirror_the_defaults_list():
     defaults = OmegaConf.load(CONF / "train.yaml").defaults
     groups = [next(iter(d)) for d in defaults if not isinstance(d, str)]
-    assert groups == ["data", "trainer", "loss", "logger", "callbacks", "metrics", "model", "paths", "hydra", "experiment"]
+    assert groups == ["data", "trainer", "loss", "logger", "callbacks", "metrics", "model", "paths", "hydra", "experiment",
+                      "hparams_search"]
     for group in groups:
         assert (CONF / group).is_dir()
 

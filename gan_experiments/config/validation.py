@@ -114,3 +114,21 @@ def validate(cfg: DictConfig) -> None:
             problems.append(f"{rule.key}={value!r} is invalid: expected {rule.accepts}")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def check_multirun_strategy(cfg: DictConfig) -> None:
+    """Refuse ``strategy=ddp*`` (not ddp_spawn) inside a Hydra multirun unless SLURM launches the ranks:
+    ``ddp`` re-executes the command line for ranks > 0, so every rank would re-run the whole sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return
+    strategy = str(OmegaConf.select(cfg, "trainer.strategy", default="auto"))
+    launcher = str(OmegaConf.select(HydraConfig.get(), "launcher._target_", default=""))
+    if strategy.startswith("ddp") and "spawn" not in strategy and "submitit" not in launcher:
+        raise ConfigError(
+            f"trainer.strategy={strategy} inside a multirun (-m): ddp re-launches the command line for every rank, "
+            "so each rank would re-run the sweep. Use trainer=ddp_spawn, one device per job (trainer=default), "
+            "or hydra/launcher=slurm"
+        )

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 from lightning import LightningModule
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
@@ -65,6 +66,14 @@ class TranslationModule(LightningModule):
             for opt, name in ((opt_g, "lr/generators"), (opt_d, "lr/discriminators"))
         ]
         return [opt_g, opt_d], schedulers
+
+    def on_fit_start(self) -> None:
+        total, budget = self.schedule.n_epochs + self.schedule.n_epochs_decay, self.trainer.max_epochs
+        if budget is not None and budget > 0 and budget != total:
+            rank_zero_warn(
+                f"the learning-rate schedule spans model.n_epochs + model.n_epochs_decay = {total} epochs but "
+                f"trainer.max_epochs={budget}: the rate {'stops before reaching its end' if budget < total else 'stays at its last value'}"
+            )
 
     def on_train_epoch_end(self) -> None:
         for scheduler in self.lr_schedulers():

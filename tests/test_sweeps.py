@@ -1,0 +1,83 @@
+"""Hydra multiruns: a λ sweep gives complete runs, Optuna tunes λ, W&B runs are grouped by sweep, and
+ddp inside a multirun is refused (it would re-run the sweep on every rank)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import open_dict
+
+from gan_experiments.loggers import multirun_names
+from tests.helpers import ROOT, SHARED_DATA, compose_train, small_networks
+
+
+def tiny_cyclegan(tmp_path):
+    return ["model=cyclegan", "data=horse2zebra", f"data.root={SHARED_DATA}", "data.image_size=32",
+            "data.num_workers=0", *small_networks("cyclegan"), "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+            "trainer.enable_progress_bar=false", "metrics.num_samples=20", "metrics.classifier_steps=30",
+            f"hydra.sweep.dir={tmp_path}"]
+
+
+def run_train(args, env=None, timeout=600):
+    return subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def test_ddp_inside_a_multirun_is_refused(tmp_path):
+    result = run_train(["-m", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "seed=1,2",
+                        f"hydra.sweep.dir={tmp_path}", "logger=none"], timeout=300)
+    assert result.returncode == 2
+    assert "re-launches the command line for every rank" in result.stderr and "ddp_spawn" in result.stderr
+    assert not list(tmp_path.glob("*/checkpoints"))
+
+
+def test_wandb_runs_are_grouped_by_sweep(tmp_path):
+    cfg = compose_train(["model.generator.latent_dim=8"], tmp_path)
+    from hydra import compose, initialize_config_dir
+
+    from tests.helpers import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        hydra_cfg = compose(config_name="train", overrides=["seed=3"], return_hydra_config=True)
+    with open_dict(hydra_cfg):
+        hydra_cfg.hydra.mode = RunMode.MULTIRUN
+        hydra_cfg.hydra.sweep.dir = str(tmp_path / "multiruns" / "2026-11-23_10-00-00")
+        hydra_cfg.hydra.job.override_dirname = "model.lambda_cycle=5"
+        hydra_cfg.hydra.job.name = "train"
+    HydraConfig.instance().set_config(hydra_cfg)
+    try:
+        assert multirun_names() == {"group": "train/2026-11-23_10-00-00", "name": "model.lambda_cycle=5"}
+    finally:
+        HydraConfig.instance().cfg = None
+    assert multirun_names() == {} and cfg.logger.wandb.group is None
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_lambda_sweep_gives_one_complete_run_per_value(tmp_path, shared_data):
+    result = run_train(["-m", *tiny_cyclegan(tmp_path), "model.lambda_cycle=5,10", "logger=wandb"],
+                       env={"WANDB_MODE": "offline"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    for job, lam in (("0", 5.0), ("1", 10.0)):
+        run = tmp_path / job
+        config = yaml.safe_load((run / ".hydra/config.yaml").read_text())
+        assert config["model"]["lambda_cycle"] == lam
+        assert (run / "metrics.json").is_file() and (run / "checkpoints/last.ckpt").is_file()
+        assert (run / "samples/a2b_epoch_001.png").is_file()
+        assert len(list((run / "wandb").glob("offline-run-*"))) == 1  # its own W&B run
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_optuna_search_tunes_the_cycle_weights(tmp_path, shared_data):
+    result = run_train(["hparams_search=cyclegan_optuna", "hydra.sweeper.n_trials=2",
+                        "hydra.sweeper.sampler.n_startup_trials=2", "logger=none", *tiny_cyclegan(tmp_path)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert set(best["best_params"]) == {"model.lambda_cycle", "model.lambda_identity"}
+    assert best["best_value"] > 0
+    assert len([p for p in tmp_path.iterdir() if p.is_dir() and p.name.isdigit()]) == 2
