@@ -56,7 +56,6 @@ def test_wandb_runs_are_grouped_by_sweep(tmp_path):
     assert multirun_names() == {} and cfg.logger.wandb.group is None
 
 
-@pytest.mark.slow
 @pytest.mark.realdata
 def test_lambda_sweep_gives_one_complete_run_per_value(tmp_path, shared_data):
     result = run_train(["-m", *tiny_cyclegan(tmp_path), "model.lambda_cycle=5,10", "logger=wandb"],
@@ -71,7 +70,6 @@ def test_lambda_sweep_gives_one_complete_run_per_value(tmp_path, shared_data):
         assert len(list((run / "wandb").glob("offline-run-*"))) == 1  # its own W&B run
 
 
-@pytest.mark.slow
 @pytest.mark.realdata
 def test_optuna_search_tunes_the_cycle_weights(tmp_path, shared_data):
     result = run_train(["hparams_search=cyclegan_optuna", "hydra.sweeper.n_trials=2",
