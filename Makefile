@@ -33,6 +33,8 @@ lint: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/toy2d.py
+	$(PY) benchmarks/fid_speed.py
+	$(PY) benchmarks/cyclegan_step.py
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache

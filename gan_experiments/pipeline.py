@@ -135,10 +135,15 @@ def finish_wandb(loggers: list[Logger]) -> None:
 
 
 def _tasks() -> dict:
+    from gan_experiments.tools.bias_audit import bias_audit
     from gan_experiments.tools.classifier import train_classifier_task
     from gan_experiments.tools.compare import compare
+    from gan_experiments.tools.edit import edit
+    from gan_experiments.tools.interpolate import interpolate
     from gan_experiments.tools.metrics import checkpoint_metrics
+    from gan_experiments.tools.noise import noise_variation
     from gan_experiments.tools.samples import write_samples
+    from gan_experiments.tools.style_mixing import style_mixing
     from gan_experiments.tools.translate import translate_folder
     from gan_experiments.tools.truncation import truncation_sweep
 
@@ -149,6 +154,11 @@ def _tasks() -> dict:
         "samples": write_samples,
         "train_classifier": train_classifier_task,
         "translate": translate_folder,
+        "interpolate": interpolate,
+        "style_mixing": style_mixing,
+        "noise": noise_variation,
+        "edit": edit,
+        "bias_audit": bias_audit,
     }
 
 

@@ -61,13 +61,15 @@ def test_cyclegan_lowers_held_out_cycle_loss(cyclegan_run):
 
 
 def test_cyclegan_run_directory_and_checkpoint_state(cyclegan_run):
-    cfg, _, metrics, out = cyclegan_run
+    cfg, initial, metrics, out = cyclegan_run
     for name in ("a2b_epoch_000.png", "b2a_epoch_002.png"):
         with Image.open(out / "samples" / name) as panel:  # 4 rows x (input, translation, reconstruction, identity)
             assert panel.size == (2 + 4 * 66, 2 + 4 * 66)
     assert json.loads((out / "metrics.json").read_text()) == metrics
     ckpt = torch.load(out / "checkpoints/last.ckpt", weights_only=False)
     assert ckpt["image_pools"]["a"]["images"].shape == (50, 3, 64, 64)
+    initial.on_load_checkpoint(ckpt)  # what Lightning calls when resuming with ckpt_path
+    assert initial.pool_b.count == 50 and torch.equal(initial.pool_b.images, ckpt["image_pools"]["b"]["images"])
     # n_epochs=1, n_epochs_decay=1: epoch 1 at 2e-4, epoch 2 at 2e-4 * (1 - 1/2), then 0 (where a 3rd would start)
     assert [(s["last_epoch"], s["_last_lr"][0]) for s in ckpt["lr_schedulers"]] == [(2, 0.0), (2, 0.0)]
     logged = [row for row in csv.DictReader(open(out / "csv/version_0/metrics.csv")) if row["lr/generators"]]

@@ -33,13 +33,20 @@ def fixed_latents(n: int, latent_dim: int, labels: torch.Tensor | None, seed: in
     return z, labels[torch.randint(len(labels), (n,), generator=gen)]
 
 
+def truncates_in_w(pl_module) -> bool:
+    """StyleGAN truncates in W (its ``sample`` takes ``psi``); other generators by resampling z."""
+    return getattr(pl_module, "truncation_space", "z") == "w"
+
+
 @torch.no_grad()
-def fake_features(pl_module, extractor: FeatureExtractor, z, labels, batch_size: int):
-    """Features and logits of G(z, labels), generated and extracted ``batch_size`` at a time."""
+def fake_features(pl_module, extractor: FeatureExtractor, z, labels, batch_size: int, w_psi: float | None = None):
+    """Features and logits of G(z, labels), generated and extracted ``batch_size`` at a time (``w_psi``:
+    truncation in W, for generators that support it)."""
     feats, logits = [], []
+    extra = {} if w_psi is None else {"psi": w_psi}
     for i in range(0, len(z), batch_size):
         y = None if labels is None else labels[i : i + batch_size]
-        images = pl_module.sample(z[i : i + batch_size], y)
+        images = pl_module.sample(z[i : i + batch_size], y, **extra)
         f, lg = extractor(images.float())
         feats.append(f)
         logits.append(lg)
@@ -64,11 +71,13 @@ def generator_scores(pl_module, extractor: FeatureExtractor, real: RealFeatures,
     a single process. Returns (scores, fake features, fake logits).
     """
     labels = real.labels if pl_module.num_classes else None  # class labels [N] of the real images
-    z, y = fixed_latents(num_samples, pl_module.latent_dim, labels, seed, psi)
+    in_w = truncates_in_w(pl_module)
+    z, y = fixed_latents(num_samples, pl_module.latent_dim, labels, seed, None if in_w else psi)
     rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
     per_rank = math.ceil(num_samples / world)
     index = torch.arange(rank, per_rank * world, world).clamp_max(num_samples - 1)
-    feats, logits = fake_features(pl_module, extractor, z[index], None if y is None else y[index], batch_size)
+    feats, logits = fake_features(pl_module, extractor, z[index], None if y is None else y[index], batch_size,
+                                  psi if in_w else None)
     feats = gather_shards(trainer, feats, num_samples).cpu()
     logits = gather_shards(trainer, logits, num_samples).cpu()
     scores = all_scores(real.features, feats, None if extractor.multilabel else logits, k)

@@ -3,6 +3,7 @@
 from gan_experiments.models.cyclegan import CycleGANModule
 from gan_experiments.models.gan import GANModule
 from gan_experiments.models.pix2pix import Pix2PixModule
+from gan_experiments.models.stylegan import StyleGANModule
 from gan_experiments.models.translation import TranslationModule
 
-__all__ = ["CycleGANModule", "GANModule", "Pix2PixModule", "TranslationModule"]
+__all__ = ["CycleGANModule", "GANModule", "Pix2PixModule", "StyleGANModule", "TranslationModule"]

@@ -13,6 +13,7 @@ import torch
 from lightning import LightningModule
 from torch import nn
 from torch.optim import Optimizer
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_penalty
 
@@ -30,6 +31,8 @@ class GANModule(LightningModule):
     (WGAN, Arjovsky et al. 2017, Algorithm 1). ``trainer.global_step`` counts both optimizers' steps.
 
     Shapes: real batch [N, ...] as produced by the DataModule, labels [N]; z [N, generator.latent_dim].
+    With ``ema_decay`` > 0, ``sample`` (and so sample grids and metrics) uses an exponential moving average
+    of G's weights, updated after every generator step (torch's ``AveragedModel``; saved in checkpoints).
     Optimizers are [G's, D's]; LearningRateMonitor names them lr-<Class> and lr-<Class>-1.
     ``training_step`` returns this batch's detached losses (for callbacks such as LossCurves).
     """
@@ -41,13 +44,26 @@ class GANModule(LightningModule):
         loss: GANLoss,
         optimizer_g: OptimizerFactory,
         optimizer_d: OptimizerFactory,
+        ema_decay: float = 0.0,
     ):
         super().__init__()
         self.automatic_optimization = False
         loss.check_discriminator(discriminator)
+        if not 0 <= ema_decay < 1:
+            raise ValueError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.critic_steps = 0
+        # G_ema <- decay * G_ema + (1 - decay) * G after every generator step (Karras et al. 2018; Yazici et al. 2019)
+        self.generator_ema = (
+            AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True).requires_grad_(False)
+            if ema_decay > 0 else None
+        )
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator used for samples and metrics: the EMA copy when ``ema_decay`` > 0."""
+        return self.generator if self.generator_ema is None else self.generator_ema.module
 
     @property
     def latent_dim(self) -> int:
@@ -67,12 +83,13 @@ class GANModule(LightningModule):
     @torch.no_grad()
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Generator output for inference (eval mode, no gradients), [N, ...]; training mode is restored."""
-        was_training = self.generator.training
-        self.generator.eval()
+        generator = self.sampler
+        was_training = generator.training
+        generator.eval()
         try:
-            return self.generator(z.to(self.device), None if labels is None else labels.to(self.device))
+            return generator(z.to(self.device), None if labels is None else labels.to(self.device))
         finally:
-            self.generator.train(was_training)
+            generator.train(was_training)
 
     def configure_optimizers(self):
         return [self.optimizer_g(self.generator.parameters()), self.optimizer_d(self.discriminator.parameters())]
@@ -127,6 +144,8 @@ class GANModule(LightningModule):
         self.manual_backward(loss)
         opt.step()
         self.untoggle_optimizer(opt)
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
         return {"g_loss": loss.detach()}
 
     def _loss_scale(self) -> float:

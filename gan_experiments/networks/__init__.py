@@ -4,6 +4,7 @@ from gan_experiments.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_experiments.networks.mlp import MLPDiscriminator, MLPGenerator
 from gan_experiments.networks.patchgan import PatchDiscriminator
 from gan_experiments.networks.resnet import ResnetGenerator
+from gan_experiments.networks.stylegan import StyleGANDiscriminator, StyleGANGenerator
 from gan_experiments.networks.unet import UnetGenerator
 
 __all__ = [
@@ -13,5 +14,7 @@ __all__ = [
     "MLPGenerator",
     "PatchDiscriminator",
     "ResnetGenerator",
+    "StyleGANDiscriminator",
+    "StyleGANGenerator",
     "UnetGenerator",
 ]

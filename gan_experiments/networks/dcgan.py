@@ -5,6 +5,9 @@ Generator: z [N, Z] -> ConvT 4x4 to [N, 8·ngf', 4, 4] -> (ConvT stride 2 + BN +
 Discriminator: the mirror: strided 4x4 convolutions with LeakyReLU(0.2), normalization on every layer but
 the input layer, down to 4x4, then a 4x4 convolution to one raw logit per image, [N].
 
+Options for any loss: ``spectral_norm`` (Miyato et al. 2018) on every discriminator layer, and a
+``minibatch_std`` channel (Karras et al. 2018) before the last discriminator convolution.
+
 Conditioning (cGAN, Mirza & Osindero 2014): with ``num_classes = K > 0`` the generator input is
 concat(z, one_hot(y)) and the discriminator input is concat(x, K constant one-hot class maps).
 """
@@ -16,7 +19,14 @@ import math
 import torch
 from torch import nn
 
-from gan_experiments.networks.layers import concat_class_maps, concat_one_hot, init_normal_, norm_2d
+from gan_experiments.networks.layers import (
+    MinibatchStdDev,
+    concat_class_maps,
+    concat_one_hot,
+    init_normal_,
+    norm_2d,
+    spectral_norm_,
+)
 
 
 def _check_image_size(image_size: int) -> int:
@@ -78,6 +88,8 @@ class DCGANDiscriminator(nn.Module):
         num_classes: int = 0,
         norm: str = "batch",
         init_std: float = 0.02,
+        spectral_norm: bool = False,
+        minibatch_std: bool = False,
     ):
         super().__init__()
         stages = _check_image_size(image_size)
@@ -87,9 +99,13 @@ class DCGANDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(channels + num_classes, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), norm_2d(norm, c_out), nn.LeakyReLU(0.2, True)]
-        layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0)]
+        if minibatch_std:
+            layers.append(MinibatchStdDev())
+        layers += [nn.Conv2d(widths[-1] + minibatch_std, 1, 4, 1, 0)]
         self.net = nn.Sequential(*layers)
         init_normal_(self, init_std)
+        if spectral_norm:
+            spectral_norm_(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if x.shape[1:] != self.input_shape:

@@ -72,3 +72,33 @@ def concat_class_maps(x: torch.Tensor, labels: torch.Tensor | None, num_classes:
         return x
     maps = F.one_hot(labels, num_classes).to(x.dtype)[:, :, None, None]
     return torch.cat([x, maps.expand(-1, -1, *x.shape[2:])], dim=1)
+
+
+def spectral_norm_(module: nn.Module) -> nn.Module:
+    """Spectral normalization (Miyato et al. 2018) on every convolution and linear layer: W / sigma(W), with
+    sigma estimated by one power iteration per forward (torch's parametrization)."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
+        else:
+            spectral_norm_(child)
+    return module
+
+
+class MinibatchStdDev(nn.Module):
+    """Minibatch standard deviation (Karras et al. 2018, ProGAN sec. 3): per group of ``group_size``
+    samples, the standard deviation of every feature over the group, averaged over features and pixels,
+    appended as one constant channel. [N, C, H, W] -> [N, C + 1, H, W]; N must be divisible by the group
+    size, which shrinks to the largest divisor of N that does not exceed it."""
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = next(d for d in range(min(self.group_size, n), 0, -1) if n % d == 0)
+        groups = x.float().reshape(g, n // g, c, h, w)  # sample i is in group i mod (n // g)
+        std = (groups.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [n // g]
+        feature = std.to(x.dtype).repeat(g)[:, None, None, None].expand(n, 1, h, w)
+        return torch.cat([x, feature], dim=1)

@@ -1,6 +1,7 @@
 """``evaluate.py task=truncation ckpt=PATH``: the fidelity/diversity trade-off of the truncation trick.
 
-For each psi in ``psis``: a grid of samples from truncated z (the same seed for every psi) and FID,
+For each psi in ``psis``: a grid of samples from truncated z (StyleGAN: w' = w̄ + psi (w - w̄) in W; the
+same seed for every psi) and FID,
 precision and recall of ``metrics.num_samples`` truncated samples; a plot of the three against psi.
 Smaller psi: samples nearer the mode (precision up), less variety (recall down).
 """
@@ -17,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from torchvision.utils import save_image  # noqa: E402
 
-from gan_experiments.callbacks.gan_metrics import fixed_latents, generator_scores  # noqa: E402
+from gan_experiments.callbacks.gan_metrics import fixed_latents, generator_scores, truncates_in_w  # noqa: E402
 from gan_experiments.tools.common import info, load_evaluation  # noqa: E402
 
 
@@ -32,9 +33,11 @@ def truncation_sweep(cfg: DictConfig) -> dict:
         scores, _, _ = generator_scores(ev.module, ev.extractor, ev.real, m.num_samples, m.seed, m.batch_size, m.k,
                                         psi=psi)
         labels = ev.real.labels if ev.module.num_classes else None
-        z, y = fixed_latents(cfg.num_images, ev.module.latent_dim, labels, cfg.seed, psi)
+        in_w = truncates_in_w(ev.module)
+        z, y = fixed_latents(cfg.num_images, ev.module.latent_dim, labels, cfg.seed, None if in_w else psi)
+        images = ev.module.sample(z, y, psi=psi) if in_w else ev.module.sample(z, y)
         grid = out_dir / f"truncation_psi_{psi}.png"
-        save_image(ev.module.sample(z, y).float(), grid, nrow=math.ceil(math.sqrt(cfg.num_images)),
+        save_image(images.float(), grid, nrow=math.ceil(math.sqrt(cfg.num_images)),
                    normalize=True, value_range=(-1, 1))
         results.append({"psi": psi, "fid": scores["fid"], "precision": scores["precision"],
                         "recall": scores["recall"], "grid": str(grid)})

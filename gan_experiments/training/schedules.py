@@ -24,3 +24,31 @@ class LinearDecay:
 
     def __repr__(self) -> str:
         return f"LinearDecay(n_epochs={self.n_epochs}, n_epochs_decay={self.n_epochs_decay})"
+
+
+class ProgressiveSchedule:
+    """ProGAN's resolution schedule by images shown to D (Karras et al. 2018, sec. 3): ``stable_images`` at
+    4x4, then for each next resolution ``fade_images`` fading it in (alpha 0 -> 1 linearly) and
+    ``stable_images`` at alpha 1; the last resolution stays. ``phase(images)`` -> (level, alpha), level 0 =
+    4x4 and ``num_levels - 1`` = the data resolution. ``enabled=False`` trains at full resolution from the
+    start. Derived from the image count alone, so a resume continues at the same phase."""
+
+    def __init__(self, num_levels: int, fade_images: int = 600_000, stable_images: int = 600_000, enabled: bool = True):
+        if fade_images < 0 or stable_images < 0:
+            raise ValueError(f"fade_images and stable_images must be >= 0, got {fade_images}, {stable_images}")
+        self.num_levels, self.fade, self.stable, self.enabled = num_levels, fade_images, stable_images, enabled
+
+    def phase(self, images: int) -> tuple[int, float]:
+        if not self.enabled:
+            return self.num_levels - 1, 1.0
+        remaining = images - self.stable
+        level = 0
+        while remaining >= 0 and level < self.num_levels - 1:
+            level += 1
+            if remaining < self.fade:
+                return level, remaining / self.fade if self.fade else 1.0
+            remaining -= self.fade + self.stable
+        return level, 1.0
+
+    def __repr__(self) -> str:
+        return f"ProgressiveSchedule(levels={self.num_levels}, fade={self.fade}, stable={self.stable}, enabled={self.enabled})"

@@ -1,0 +1,266 @@
+"""StyleGAN (Karras et al. 2019) networks, with ProGAN's progressive growing (Karras et al. 2018).
+
+Generator: mapping network f: z [N, Z] -> w [N, W] (pixel norm, 8 equalized FC layers with lr multiplier
+0.01, LeakyReLU 0.2), then the synthesis network g: a learned constant [512, 4, 4] and, per resolution
+4, 8, ..., S, two style layers (the first of each block after 4x4 upsamples by 2, bilinear):
+    x -> conv 3x3 -> + B·noise -> LeakyReLU -> AdaIN(x, y = A(w))
+with per-layer Gaussian noise [N, 1, H, W] scaled by learned per-channel factors B (initialized to 0), and
+AdaIN(x, y) = y_s · (x - mu(x)) / sigma(x) + y_b (paper eq. 1), y = (y_s, y_b) a learned affine map A of w.
+There are 2·log2(S/4) + 2 style layers; ``ws`` [N, num_ws, W] gives each its own w (style mixing).
+A toRGB 1x1 convolution per resolution; while resolution r fades in, the image is
+alpha · toRGB_r(x_r) + (1 - alpha) · upsample(toRGB_{r/2}(x_{r/2})).
+
+Discriminator: the mirror: fromRGB per resolution, two 3x3 convolutions and a 2x average-pool per block,
+the new block faded in as alpha · block(fromRGB_r(x)) + (1 - alpha) · fromRGB_{r/2}(pool(x)); at 4x4 a
+minibatch standard deviation channel, a 3x3 convolution, and two FC layers to one raw logit per image.
+
+Every layer has an equalized learning rate (``equalized.py``). ``set_progress(level, alpha)`` selects the
+current resolution 4·2^level; level = log2(S) - 2 and alpha = 1 is the full network.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_experiments.networks.equalized import EqualizedConv2d, EqualizedLinear, PixelNorm
+from gan_experiments.networks.layers import MinibatchStdDev
+
+
+def _levels(image_size: int) -> int:
+    if not isinstance(image_size, int) or image_size < 4 or image_size & (image_size - 1):
+        raise ValueError(f"StyleGAN needs data.image_size to be a power of two >= 4, got {image_size!r}")
+    return int(math.log2(image_size)) - 1  # resolutions 4, 8, ..., image_size
+
+
+def _widths(image_size: int, base_channels: int, max_channels: int) -> list[int]:
+    """Feature maps per resolution 4, 8, ..., S: base_channels · S / r, capped at max_channels."""
+    return [min(max_channels, base_channels * image_size // 4 // 2**i) for i in range(_levels(image_size))]
+
+
+class Progressive(nn.Module):
+    """Holds the current resolution level and fade-in alpha shared by G and D."""
+
+    def __init__(self, num_levels: int):
+        super().__init__()
+        self.num_levels, self.level, self.alpha = num_levels, num_levels - 1, 1.0
+
+    def set_progress(self, level: int, alpha: float) -> None:
+        if not 0 <= level < self.num_levels or not 0 <= alpha <= 1:
+            raise ValueError(f"level must be in [0, {self.num_levels}) and alpha in [0, 1], got {level}, {alpha}")
+        self.level, self.alpha = level, float(alpha)
+
+    @property
+    def resolution(self) -> int:
+        return 4 * 2**self.level
+
+
+class MappingNetwork(nn.Module):
+    """z [N, Z] -> w [N, W]: PixelNorm then ``num_layers`` equalized FC + LeakyReLU(0.2), lr x ``lr_mul``."""
+
+    def __init__(self, latent_dim: int, w_dim: int, num_layers: int = 8, lr_mul: float = 0.01):
+        super().__init__()
+        layers: list[nn.Module] = [PixelNorm()]
+        for i in range(num_layers):
+            layers += [EqualizedLinear(latent_dim if i == 0 else w_dim, w_dim, lr_mul=lr_mul), nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class NoiseInjection(nn.Module):
+    """x + B · noise: noise [N, 1, H, W] ~ N(0, 1) (drawn when not given), B [C] learned, initialized to 0."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        if noise is None:
+            noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+        return x + self.weight.view(1, -1, 1, 1) * noise
+
+
+class AdaIN(nn.Module):
+    """AdaIN(x, w) = y_s · (x - mu(x)) / sigma(x) + y_b, (y_s, y_b) = A(w): [N, C, H, W], [N, W] -> [N, C, H, W].
+    A is an equalized affine map with y_s biased to 1 and y_b to 0 at initialization."""
+
+    def __init__(self, channels: int, w_dim: int):
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.style = EqualizedLinear(w_dim, 2 * channels, gain=1.0)
+        with torch.no_grad():
+            self.style.bias[:channels] = 1.0
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        scale, bias = self.style(w)[:, :, None, None].chunk(2, dim=1)
+        return scale * self.norm(x) + bias
+
+
+class StyleLayer(nn.Module):
+    """[upsample x2] -> conv 3x3 -> noise -> LeakyReLU(0.2) -> AdaIN(w)."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, upsample: bool):
+        super().__init__()
+        self.upsample = upsample
+        self.conv = EqualizedConv2d(in_channels, out_channels, 3)
+        self.noise = NoiseInjection(out_channels)
+        self.adain = AdaIN(out_channels, w_dim)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        return self.adain(F.leaky_relu(self.noise(self.conv(x), noise), 0.2), w)
+
+
+class ConstantInput(nn.Module):
+    """The learned constant [C, 4, 4] -> noise -> LeakyReLU -> AdaIN(w): StyleGAN's first style layer."""
+
+    def __init__(self, channels: int, w_dim: int):
+        super().__init__()
+        self.const = nn.Parameter(torch.ones(1, channels, 4, 4))
+        self.noise = NoiseInjection(channels)
+        self.adain = AdaIN(channels, w_dim)
+
+    def forward(self, n: int, w: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        return self.adain(F.leaky_relu(self.noise(self.const.expand(n, -1, -1, -1), noise), 0.2), w)
+
+
+class SynthesisNetwork(Progressive):
+    """ws [N, num_ws, W] (+ optional noise maps per layer) -> images [N, channels, r, r] at the current level."""
+
+    def __init__(self, image_size: int, channels: int, w_dim: int, base_channels: int, max_channels: int):
+        widths = _widths(image_size, base_channels, max_channels)
+        super().__init__(len(widths))
+        self.input = ConstantInput(widths[0], w_dim)
+        self.layers = nn.ModuleList([StyleLayer(widths[0], widths[0], w_dim, upsample=False)])
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+            self.layers += [StyleLayer(c_in, c_out, w_dim, upsample=True), StyleLayer(c_out, c_out, w_dim, upsample=False)]
+        self.to_rgb = nn.ModuleList([EqualizedConv2d(c, channels, 1, gain=1.0) for c in widths])
+        self.num_ws = 2 * len(widths)
+
+    def forward(self, ws: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        noise = noise or [None] * self.num_ws
+        x = self.input(ws.shape[0], ws[:, 0], noise[0])
+        previous = x
+        for i in range(2 * self.level + 1):
+            if i % 2 == 1:  # an upsampling layer: x is the previous resolution's output
+                previous = x
+            x = self.layers[i](x, ws[:, i + 1], noise[i + 1])
+        rgb = self.to_rgb[self.level](x)
+        if self.level > 0 and self.alpha < 1:
+            low = F.interpolate(self.to_rgb[self.level - 1](previous), scale_factor=2, mode="nearest")
+            rgb = self.alpha * rgb + (1 - self.alpha) * low
+        return rgb
+
+
+class StyleGANGenerator(nn.Module):
+    """z [N, latent_dim] -> images [N, channels, r, r] at the current resolution r (see ``set_progress``).
+
+    In training mode: w̄ (``w_avg``) tracks the mean of w (moving average, ``w_avg_beta``), and with
+    probability ``style_mixing_prob`` a second latent z2 takes over from a random crossover layer on
+    (mixing regularization, paper sec. 3.1). ``psi`` applies the truncation trick in W,
+    w' = w̄ + psi (w - w̄) (sec. 2), to the first ``truncation_layers`` style layers (all when None).
+    """
+
+    def __init__(self, latent_dim: int = 512, w_dim: int = 512, image_size: int = 64, channels: int = 3,
+                 mapping_layers: int = 8, mapping_lr_mul: float = 0.01, base_channels: int = 64,
+                 max_channels: int = 512, style_mixing_prob: float = 0.9, w_avg_beta: float = 0.995,
+                 num_classes: int = 0):
+        super().__init__()
+        if num_classes:
+            raise ValueError("model=stylegan is unconditional: model.generator.num_classes must be 0")
+        if not 0 <= style_mixing_prob <= 1:
+            raise ValueError(f"model.style_mixing_prob must be in [0, 1], got {style_mixing_prob}")
+        self.latent_dim, self.w_dim, self.num_classes = latent_dim, w_dim, 0
+        self.output_shape = (channels, image_size, image_size)
+        self.style_mixing_prob, self.w_avg_beta = style_mixing_prob, w_avg_beta
+        self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers, mapping_lr_mul)
+        self.synthesis = SynthesisNetwork(image_size, channels, w_dim, base_channels, max_channels)
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+
+    @property
+    def num_ws(self) -> int:
+        return self.synthesis.num_ws
+
+    def set_progress(self, level: int, alpha: float) -> None:
+        self.synthesis.set_progress(level, alpha)
+
+    def active_layers(self) -> int:
+        """Style layers in use at the current resolution: 2 per resolution block."""
+        return 2 * (self.synthesis.level + 1)
+
+    def truncate(self, ws: torch.Tensor, psi: float, layers: int | None = None) -> torch.Tensor:
+        """w' = w̄ + psi (w - w̄) on the first ``layers`` of ws [N, num_ws, W] (all when None)."""
+        out = ws.clone()
+        k = self.num_ws if layers is None else layers
+        out[:, :k] = self.w_avg + psi * (ws[:, :k] - self.w_avg)
+        return out
+
+    def styles(self, z: torch.Tensor, z_mix: torch.Tensor | None = None, crossover: int | None = None) -> torch.Tensor:
+        """ws [N, num_ws, W]: w = f(z) for every layer, or f(z_mix) from layer ``crossover`` on."""
+        ws = self.mapping(z)[:, None].repeat(1, self.num_ws, 1)
+        if z_mix is not None and crossover is not None:
+            ws[:, crossover:] = self.mapping(z_mix)[:, None]
+        return ws
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, psi: float | None = None,
+                truncation_layers: int | None = None, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        if labels is not None:
+            raise ValueError("model=stylegan is unconditional: labels were passed")
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape [N, {self.latent_dim}], got {list(z.shape)}")
+        ws = self.styles(z)
+        if self.training:
+            with torch.no_grad():
+                self.w_avg.lerp_(ws[:, 0].mean(dim=0).to(self.w_avg.dtype), 1 - self.w_avg_beta)
+            if self.style_mixing_prob > 0 and torch.rand(()) < self.style_mixing_prob:
+                crossover = int(torch.randint(1, max(2, self.active_layers()), ()))
+                ws = self.styles(z, torch.randn_like(z), crossover)
+        if psi is not None:
+            ws = self.truncate(ws, psi, truncation_layers)
+        return self.synthesize(ws, noise)
+
+    def synthesize(self, ws: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Images from per-layer styles ws [N, num_ws, W] at the current resolution."""
+        return self.synthesis(ws, noise)
+
+
+class StyleGANDiscriminator(Progressive):
+    """images [N, channels, r, r] at the current resolution r -> raw logits [N]."""
+
+    def __init__(self, image_size: int = 64, channels: int = 3, base_channels: int = 64, max_channels: int = 512,
+                 mbstd_group_size: int = 4, num_classes: int = 0):
+        widths = _widths(image_size, base_channels, max_channels)
+        super().__init__(len(widths))
+        if num_classes:
+            raise ValueError("model=stylegan is unconditional: model.discriminator.num_classes must be 0")
+        self.from_rgb = nn.ModuleList(
+            [nn.Sequential(EqualizedConv2d(channels, c, 1), nn.LeakyReLU(0.2)) for c in widths])
+        self.blocks = nn.ModuleList([nn.Identity()])  # index = level; level 0 has no downsampling block
+        for c_low, c_high in zip(widths[:-1], widths[1:], strict=True):
+            self.blocks.append(nn.Sequential(
+                EqualizedConv2d(c_high, c_high, 3), nn.LeakyReLU(0.2),
+                EqualizedConv2d(c_high, c_low, 3), nn.LeakyReLU(0.2), nn.AvgPool2d(2)))
+        self.final = nn.Sequential(
+            MinibatchStdDev(mbstd_group_size), EqualizedConv2d(widths[0] + 1, widths[0], 3), nn.LeakyReLU(0.2),
+            nn.Flatten(), EqualizedLinear(widths[0] * 16, widths[0]), nn.LeakyReLU(0.2),
+            EqualizedLinear(widths[0], 1, gain=1.0))
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is not None:
+            raise ValueError("model=stylegan is unconditional: labels were passed")
+        if x.ndim != 4 or x.shape[1:] != (self.channels, self.resolution, self.resolution):
+            raise ValueError(f"images at level {self.level} must have shape "
+                             f"[N, {self.channels}, {self.resolution}, {self.resolution}], got {list(x.shape)}")
+        h = self.blocks[self.level](self.from_rgb[self.level](x))
+        if self.level > 0 and self.alpha < 1:
+            h = self.alpha * h + (1 - self.alpha) * self.from_rgb[self.level - 1](F.avg_pool2d(x, 2))
+        for level in range(self.level - 1, 0, -1):
+            h = self.blocks[level](h)
+        return self.final(h).flatten()
