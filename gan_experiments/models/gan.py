@@ -13,11 +13,23 @@ import torch
 from lightning import LightningModule
 from torch import nn
 from torch.optim import Optimizer
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_penalty
 
 OptimizerFactory = Callable[[Any], Optimizer]
+
+
+def warmup_ema(decay: float) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """EMA update with TensorFlow's ``num_updates`` warm-up, d = min(decay, (1 + n) / (10 + n)) after n
+    updates, so early averages follow G instead of staying near the initialization (StyleGAN's ema_rampup
+    serves the same purpose)."""
+
+    def update(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        d = torch.clamp((1 + num_averaged) / (10 + num_averaged), max=decay).to(averaged.dtype)
+        return averaged * d + current * (1 - d)
+
+    return update
 
 
 class GANModule(LightningModule):
@@ -32,7 +44,8 @@ class GANModule(LightningModule):
 
     Shapes: real batch [N, ...] as produced by the DataModule, labels [N]; z [N, generator.latent_dim].
     With ``ema_decay`` > 0, ``sample`` (and so sample grids and metrics) uses an exponential moving average
-    of G's weights, updated after every generator step (torch's ``AveragedModel``; saved in checkpoints).
+    of G's weights, updated after every generator step with a warm-up (``warmup_ema``; torch's
+    ``AveragedModel``, saved in checkpoints).
     Optimizers are [G's, D's]; LearningRateMonitor names them lr-<Class> and lr-<Class>-1.
     ``training_step`` returns this batch's detached losses (for callbacks such as LossCurves).
     """
@@ -54,9 +67,9 @@ class GANModule(LightningModule):
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.critic_steps = 0
-        # G_ema <- decay * G_ema + (1 - decay) * G after every generator step (Karras et al. 2018; Yazici et al. 2019)
+        # G_ema <- d * G_ema + (1 - d) * G after every generator step (Karras et al. 2018; Yazici et al. 2019)
         self.generator_ema = (
-            AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True).requires_grad_(False)
+            AveragedModel(generator, avg_fn=warmup_ema(ema_decay), use_buffers=True).requires_grad_(False)
             if ema_decay > 0 else None
         )
 

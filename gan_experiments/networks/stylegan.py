@@ -195,7 +195,10 @@ class StyleGANGenerator(nn.Module):
         return 2 * (self.synthesis.level + 1)
 
     def truncate(self, ws: torch.Tensor, psi: float, layers: int | None = None) -> torch.Tensor:
-        """w' = w̄ + psi (w - w̄) on the first ``layers`` of ws [N, num_ws, W] (all when None)."""
+        """w' = w̄ + psi (w - w̄) on the first ``layers`` of ws [N, num_ws, W] (all when None); psi = 1 is
+        no truncation."""
+        if psi == 1:
+            return ws
         out = ws.clone()
         k = self.num_ws if layers is None else layers
         out[:, :k] = self.w_avg + psi * (ws[:, :k] - self.w_avg)

@@ -28,4 +28,5 @@ def load_module(ckpt: str | Path, map_location: str = "cpu") -> tuple[LightningM
     except RuntimeError as err:
         raise ConfigError(f"ckpt={path}: its weights do not fit the model its stored config builds "
                           f"(written by another version of gan_experiments?): {err}") from err
+    module.on_load_checkpoint(checkpoint)  # training state beyond weights, e.g. StyleGAN's growth phase
     return module.eval(), checkpoint["config"]

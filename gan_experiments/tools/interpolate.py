@@ -37,7 +37,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def interpolate(cfg: DictConfig) -> dict:
     module, _ = load_module(cfg.ckpt)
-    space, method, n, steps = cfg.get("space", "z"), cfg.get("method", "slerp"), cfg.num_images, cfg.get("steps", 10)
+    space, method, steps = cfg.get("space", "z"), cfg.get("method", "slerp"), cfg.get("steps", 10)
+    n = min(cfg.num_images, 16)  # pairs (rows)
     if space not in ("z", "w") or method not in ("linear", "slerp"):
         raise ConfigError(f"space must be z or w and method linear or slerp, got space={space}, method={method}")
     if space == "w" and not hasattr(module, "synthesize"):
