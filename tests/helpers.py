@@ -33,6 +33,12 @@ def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictC
     return cfg
 
 
+def compose_evaluate(overrides: list[str]) -> DictConfig:
+    """The evaluate config composed as `python evaluate.py <overrides>` would (out_dir must be given)."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="evaluate", overrides=overrides + ["hydra.run.dir=."])
+
+
 def small_networks(model: str) -> list[str]:
     """Overrides that shrink a model's networks for smoke runs."""
     if model in ("dcgan", "cgan"):

@@ -87,15 +87,6 @@ def test_translate_task_converts_the_120_test_horses(cyclegan_run, shared_data, 
         assert image.size == (64, 64) and image.mode == "RGB"
 
 
-def compose_evaluate(overrides):
-    from hydra import compose, initialize_config_dir
-
-    from tests.helpers import CONF
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="evaluate", overrides=overrides + ["hydra.run.dir=."], return_hydra_config=False)
-
-
 def test_pix2pix_lowers_held_out_l1(shared_data, tmp_path):
     cfg = translation_run("pix2pix", "facades", shared_data, tmp_path, [
         "model.generator.base_channels=16", "model.discriminator.base_channels=16", "data.batch_size=4",
