@@ -13,7 +13,7 @@ from PIL import Image
 
 from gan_experiments.pipeline import build_module, evaluate, train
 from gan_experiments.tools.checkpoints import load_module
-from tests.helpers import compose_train
+from tests.helpers import compose_evaluate, compose_train
 
 pytestmark = pytest.mark.realdata
 
