@@ -140,6 +140,7 @@ def _tasks() -> dict:
     from gan_experiments.tools.compare import compare
     from gan_experiments.tools.edit import edit
     from gan_experiments.tools.interpolate import interpolate
+    from gan_experiments.tools.latent_traversal import latent_traversal
     from gan_experiments.tools.metrics import checkpoint_metrics
     from gan_experiments.tools.noise import noise_variation
     from gan_experiments.tools.samples import write_samples
@@ -159,6 +160,7 @@ def _tasks() -> dict:
         "noise": noise_variation,
         "edit": edit,
         "bias_audit": bias_audit,
+        "latent_traversal": latent_traversal,
     }
 
 

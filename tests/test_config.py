@@ -197,3 +197,21 @@ def test_translation_models_refuse_other_data_and_losses(tmp_path):
     with pytest.raises(ConfigError, match="without gradient penalties"):
         build_module(compose_train(["model=cyclegan", "data=horse2zebra", "loss=wgan_gp"], tmp_path))
     assert compose_train(["model=cyclegan", "data=horse2zebra", "loss=bce"], tmp_path).loss.criterion._target_.endswith("BCELoss")
+
+
+@pytest.mark.parametrize("loss", LOSSES + ["logistic_r1"])
+def test_stylegan_and_infogan_build_with_every_loss(loss, tmp_path):
+    stylegan = build_module(compose_train(["model=stylegan", f"loss={loss}", "data.image_size=16"], tmp_path))
+    assert stylegan.loss.r1_weight == (10.0 if loss == "logistic_r1" else 0.0)
+    if loss in ("wgan_clip", "wgan_gp", "logistic_r1"):
+        with pytest.raises(ConfigError, match="without critic penalties or clipping"):
+            build_module(compose_train(["model=infogan", f"loss={loss}"], tmp_path))
+    else:
+        assert build_module(compose_train(["model=infogan", f"loss={loss}"], tmp_path)).categorical == 10
+
+
+def test_stylegan_defaults_to_its_papers_loss(tmp_path):
+    cfg = compose_train(["model=stylegan", "data=celeba"], tmp_path)
+    assert cfg.loss.r1_weight == 10.0 and list(cfg.loss.optimizer_g.betas) == [0.0, 0.99]
+    assert cfg.model.generator.style_mixing_prob == 0.9 and cfg.model.generator.mapping_lr_mul == 0.01
+    assert cfg.model.ema_decay == 0.999 and cfg.model.progressive

@@ -169,15 +169,26 @@ def test_spectral_norm_bounds_every_discriminator_layer():
         assert sigma == pytest.approx(1.0, abs=0.05)
 
 
+def test_spectral_norm_on_the_stylegan_discriminator_drops_the_equalized_scale():
+    d = StyleGANDiscriminator(8, 3, base_channels=4, max_channels=8, spectral_norm=True)
+    layers = [m for m in d.modules() if type(m).__name__.startswith("Equalized")]
+    assert layers and all(m.scale == 1.0 and nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    for _ in range(30):
+        d(torch.randn(4, 3, 8, 8))
+    for m in layers:
+        assert torch.linalg.matrix_norm(m.weight.flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.05)
+
+
 @pytest.mark.parametrize("model", ["dcgan", "stylegan"])
 def test_improvement_options_train_on_dcgan_and_stylegan(model, tmp_path):
     options = {"dcgan": ["model=dcgan", "model.generator.base_channels=8", "model.discriminator.base_channels=8",
                          "model.discriminator.spectral_norm=true", "model.discriminator.minibatch_std=true",
                          "model.ema_decay=0.9", "loss=hinge", "metrics=none", "data.image_size=16"],
-               "stylegan": [*TINY, "model.ema_decay=0.9", "loss=wgan_gp"]}[model]
+               "stylegan": [*TINY, "model.ema_decay=0.9", "loss=wgan_gp", "model.discriminator.spectral_norm=true"]}[model]
     metrics = train(compose_train([*FAST, *options, "trainer.limit_train_batches=5"], tmp_path))  # 5 critic steps
     assert math.isfinite(metrics["train/g_loss"])
     ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=False)
+    assert any("parametrizations.weight.original" in k for k in ckpt["state_dict"])  # spectral norm
     ema = {k for k in ckpt["state_dict"] if k.startswith("generator_ema.")}
     assert ema and "generator_ema.n_averaged" in ema
 

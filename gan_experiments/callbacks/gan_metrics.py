@@ -39,11 +39,12 @@ def truncates_in_w(pl_module) -> bool:
 
 
 @torch.no_grad()
-def fake_features(pl_module, extractor: FeatureExtractor, z, labels, batch_size: int, w_psi: float | None = None):
+def fake_features(pl_module, extractor: FeatureExtractor, z, labels, batch_size: int, w_psi: float | None = None,
+                  truncation_layers: int | None = None):
     """Features and logits of G(z, labels), generated and extracted ``batch_size`` at a time (``w_psi``:
-    truncation in W, for generators that support it)."""
+    truncation in W of the first ``truncation_layers`` style layers, for generators that support it)."""
     feats, logits = [], []
-    extra = {} if w_psi is None else {"psi": w_psi}
+    extra = {} if w_psi is None else {"psi": w_psi, "truncation_layers": truncation_layers}
     for i in range(0, len(z), batch_size):
         y = None if labels is None else labels[i : i + batch_size]
         images = pl_module.sample(z[i : i + batch_size], y, **extra)
@@ -63,7 +64,8 @@ def gather_shards(trainer: Trainer | None, local: torch.Tensor, total: int) -> t
 
 
 def generator_scores(pl_module, extractor: FeatureExtractor, real: RealFeatures, num_samples: int, seed: int = 0,
-                     batch_size: int = 250, k: int = 3, psi: float | None = None, trainer: Trainer | None = None):
+                     batch_size: int = 250, k: int = 3, psi: float | None = None, trainer: Trainer | None = None,
+                     truncation_layers: int | None = None):
     """All scores of the generator of ``pl_module`` on ``num_samples`` fixed latents against ``real``.
 
     With a distributed ``trainer``, each rank generates the latents i = rank + world * j (the last rank's
@@ -77,7 +79,7 @@ def generator_scores(pl_module, extractor: FeatureExtractor, real: RealFeatures,
     per_rank = math.ceil(num_samples / world)
     index = torch.arange(rank, per_rank * world, world).clamp_max(num_samples - 1)
     feats, logits = fake_features(pl_module, extractor, z[index], None if y is None else y[index], batch_size,
-                                  psi if in_w else None)
+                                  psi if in_w else None, truncation_layers)
     feats = gather_shards(trainer, feats, num_samples).cpu()
     logits = gather_shards(trainer, logits, num_samples).cpu()
     scores = all_scores(real.features, feats, None if extractor.multilabel else logits, k)

@@ -2,8 +2,9 @@
 
 from gan_experiments.models.cyclegan import CycleGANModule
 from gan_experiments.models.gan import GANModule
+from gan_experiments.models.infogan import InfoGANModule
 from gan_experiments.models.pix2pix import Pix2PixModule
 from gan_experiments.models.stylegan import StyleGANModule
 from gan_experiments.models.translation import TranslationModule
 
-__all__ = ["CycleGANModule", "GANModule", "Pix2PixModule", "StyleGANModule", "TranslationModule"]
+__all__ = ["CycleGANModule", "GANModule", "InfoGANModule", "Pix2PixModule", "StyleGANModule", "TranslationModule"]

@@ -1,6 +1,7 @@
 """Networks by role: generators and discriminators (raw logits), no losses here."""
 
 from gan_experiments.networks.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_experiments.networks.infogan import InfoGANDiscriminator
 from gan_experiments.networks.mlp import MLPDiscriminator, MLPGenerator
 from gan_experiments.networks.patchgan import PatchDiscriminator
 from gan_experiments.networks.resnet import ResnetGenerator
@@ -10,6 +11,7 @@ from gan_experiments.networks.unet import UnetGenerator
 __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "InfoGANDiscriminator",
     "MLPDiscriminator",
     "MLPGenerator",
     "PatchDiscriminator",

@@ -76,10 +76,14 @@ def concat_class_maps(x: torch.Tensor, labels: torch.Tensor | None, num_classes:
 
 def spectral_norm_(module: nn.Module) -> nn.Module:
     """Spectral normalization (Miyato et al. 2018) on every convolution and linear layer: W / sigma(W), with
-    sigma estimated by one power iteration per forward (torch's parametrization)."""
+    sigma estimated by one power iteration per forward (torch's parametrization). Equalized-learning-rate
+    layers (StyleGAN) lose their run-time scale, so each layer's spectral norm is 1 there too."""
     for name, child in module.named_children():
         if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
+        elif hasattr(child, "scale") and isinstance(getattr(child, "weight", None), nn.Parameter):
+            child.scale = 1.0
+            nn.utils.parametrizations.spectral_norm(child)
         else:
             spectral_norm_(child)
     return module

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_experiments.networks.equalized import EqualizedConv2d, EqualizedLinear, PixelNorm
-from gan_experiments.networks.layers import MinibatchStdDev
+from gan_experiments.networks.layers import MinibatchStdDev, spectral_norm_
 
 
 def _levels(image_size: int) -> int:
@@ -237,7 +237,7 @@ class StyleGANDiscriminator(Progressive):
     """images [N, channels, r, r] at the current resolution r -> raw logits [N]."""
 
     def __init__(self, image_size: int = 64, channels: int = 3, base_channels: int = 64, max_channels: int = 512,
-                 mbstd_group_size: int = 4, num_classes: int = 0):
+                 mbstd_group_size: int = 4, num_classes: int = 0, spectral_norm: bool = False):
         widths = _widths(image_size, base_channels, max_channels)
         super().__init__(len(widths))
         if num_classes:
@@ -254,6 +254,8 @@ class StyleGANDiscriminator(Progressive):
             nn.Flatten(), EqualizedLinear(widths[0] * 16, widths[0]), nn.LeakyReLU(0.2),
             EqualizedLinear(widths[0], 1, gain=1.0))
         self.channels = channels
+        if spectral_norm:
+            spectral_norm_(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if labels is not None:

@@ -31,11 +31,12 @@ def truncation_sweep(cfg: DictConfig) -> dict:
     results = []
     for psi in cfg.psis:
         scores, _, _ = generator_scores(ev.module, ev.extractor, ev.real, m.num_samples, m.seed, m.batch_size, m.k,
-                                        psi=psi)
+                                        psi=psi, truncation_layers=cfg.get("truncation_layers"))
         labels = ev.real.labels if ev.module.num_classes else None
         in_w = truncates_in_w(ev.module)
         z, y = fixed_latents(cfg.num_images, ev.module.latent_dim, labels, cfg.seed, None if in_w else psi)
-        images = ev.module.sample(z, y, psi=psi) if in_w else ev.module.sample(z, y)
+        layers = cfg.get("truncation_layers")
+        images = ev.module.sample(z, y, psi=psi, truncation_layers=layers) if in_w else ev.module.sample(z, y)
         grid = out_dir / f"truncation_psi_{psi}.png"
         save_image(images.float(), grid, nrow=math.ceil(math.sqrt(cfg.num_images)),
                    normalize=True, value_range=(-1, 1))
