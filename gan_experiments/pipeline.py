@@ -147,6 +147,7 @@ def _tasks() -> dict:
     from gan_experiments.tools.style_mixing import style_mixing
     from gan_experiments.tools.translate import translate_folder
     from gan_experiments.tools.truncation import truncation_sweep
+    from gan_experiments.tools.z_directions import z_directions
 
     return {
         "metrics": checkpoint_metrics,
@@ -161,6 +162,7 @@ def _tasks() -> dict:
         "edit": edit,
         "bias_audit": bias_audit,
         "latent_traversal": latent_traversal,
+        "z_directions": z_directions,
     }
 
 

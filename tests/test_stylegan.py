@@ -9,7 +9,7 @@ from torch import nn
 
 from gan_experiments.models import StyleGANModule
 from gan_experiments.networks import DCGANDiscriminator
-from gan_experiments.networks.equalized import EqualizedLinear
+from gan_experiments.networks.equalized import EqualizedConv2d, EqualizedLinear
 from gan_experiments.networks.layers import MinibatchStdDev
 from gan_experiments.networks.stylegan import AdaIN, NoiseInjection, StyleGANDiscriminator, StyleGANGenerator
 from gan_experiments.pipeline import build_module, train
@@ -171,7 +171,7 @@ def test_spectral_norm_bounds_every_discriminator_layer():
 
 def test_spectral_norm_on_the_stylegan_discriminator_drops_the_equalized_scale():
     d = StyleGANDiscriminator(8, 3, base_channels=4, max_channels=8, spectral_norm=True)
-    layers = [m for m in d.modules() if type(m).__name__.startswith("Equalized")]
+    layers = [m for m in d.modules() if isinstance(m, (EqualizedConv2d, EqualizedLinear))]
     assert layers and all(m.scale == 1.0 and nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
     for _ in range(30):
         d(torch.randn(4, 3, 8, 8))

@@ -83,3 +83,11 @@ def test_stylegan_trains_on_mnist(shared_data, tmp_path):
     metrics = train(compose_train([*SMALL_STYLEGAN, "data=mnist", f"data.root={shared_data}", "trainer.max_epochs=1",
                                    "trainer.limit_train_batches=30", "logger=none", "metrics=none"], tmp_path))
     assert math.isfinite(metrics["train/g_loss"]) and (tmp_path / "samples/epoch_001.png").is_file()
+
+
+def test_saved_directions_edit_without_gradients(celeba_run):
+    _, out = celeba_run
+    found = tool(out, "z_directions", "num_images=32")
+    assert found["cosine"]["Smiling"]["Smiling"] == pytest.approx(1.0, abs=1e-3)
+    result = tool(out, "edit", "attribute=Smiling", "num_images=32", f"directions={found['file']}")
+    assert result["method"] == "saved direction" and result["share_increased"] >= 0.8

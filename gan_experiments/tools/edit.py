@@ -95,17 +95,30 @@ def edit_latents(editor: Editor, latent: torch.Tensor, index: int, steps: int, s
     return latent.detach()
 
 
+def saved_direction(path: str, editor: Editor, index: int) -> torch.Tensor:
+    """The attribute's direction from a ``task=z_directions`` file, checked against this editor."""
+    saved = torch.load(Path(path).expanduser(), map_location="cpu", weights_only=True)
+    if saved["names"] != editor.names or saved["space"] != editor.space:
+        raise ConfigError(f"directions={path} was computed for other attributes or another latent space "
+                          f"({saved['space']}); recompute it with task=z_directions for this checkpoint")
+    return saved["directions"][index]
+
+
 def edit(cfg: DictConfig) -> dict:
     editor = make_editor(cfg)
     index = find_attribute(editor.names, cfg.attribute)
     before = initial_latents(editor, cfg.num_images, cfg.seed)
-    after = edit_latents(editor, before, index, cfg.edit_steps, cfg.step_size)
+    if cfg.get("directions"):
+        after = before + cfg.edit_steps * cfg.step_size * saved_direction(cfg.directions, editor, index)
+    else:
+        after = edit_latents(editor, before, index, cfg.edit_steps, cfg.step_size)
     with torch.no_grad():
         score_before, score_after = editor.scores(before)[:, index], editor.scores(after)[:, index]
         images = torch.cat([editor.images(before), editor.images(after)])
     n = len(before)
     grid = save_grid(images, Path(cfg.out_dir) / f"edit_{editor.names[index]}.png", nrow=n)
     return {"attribute": editor.names[index], "space": editor.space, "num_samples": n, "steps": cfg.edit_steps,
+            "method": "saved direction" if cfg.get("directions") else "classifier gradient",
             "step_size": cfg.step_size, "share_increased": (score_after > score_before).float().mean().item(),
             "mean_score_before": score_before.mean().item(), "mean_score_after": score_after.mean().item(),
             "grid": str(grid)}
