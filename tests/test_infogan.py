@@ -55,8 +55,10 @@ def test_latent_dim_must_match_the_codes(tmp_path):
         build_module(compose_train([*SMALL, "model.generator.latent_dim=70"], tmp_path))
 
 
-def test_infogan_trains_and_its_traversal_task_writes_grids_and_purity(tmp_path):
-    metrics = train(compose_train([*FAST, *SMALL, "trainer.limit_train_batches=10"], tmp_path))
+@pytest.mark.realdata
+def test_infogan_trains_on_mnist_and_its_traversal_task_writes_grids_and_purity(tmp_path, shared_data):
+    metrics = train(compose_train([*FAST, *SMALL, "data=mnist", f"data.root={shared_data}",
+                                   "trainer.limit_train_batches=10"], tmp_path))
     assert math.isfinite(metrics["train/info"]) and 0 <= metrics["train/q_accuracy"] <= 1
     result = evaluate(compose_evaluate(["task=latent_traversal", f"ckpt={tmp_path}/checkpoints/last.ckpt",
                                         f"out_dir={tmp_path}/tools", "num_images=5", "steps=5", "purity_samples=20",

@@ -4,6 +4,7 @@ two gloo ranks stay in sync."""
 
 import csv
 import json
+import math
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from PIL import Image
 
 from gan_experiments.pipeline import build_module, evaluate, train
 from gan_experiments.tools.checkpoints import load_module
-from tests.helpers import compose_evaluate, compose_train
+from tests.helpers import FAST, compose_evaluate, compose_train, small_networks
 
 pytestmark = pytest.mark.realdata
 
@@ -104,3 +105,12 @@ def test_pix2pix_lowers_held_out_l1(shared_data, tmp_path):
     assert torch.isfinite(torch.tensor(metrics["val/fid"]))
     with Image.open(tmp_path / "samples" / "a2b_epoch_002.png") as panel:  # input | output | target
         assert panel.size == (2 + 3 * 66, 2 + 4 * 66)
+
+
+@pytest.mark.parametrize(("model", "data"), [("cyclegan", "horse2zebra"), ("pix2pix", "facades")])
+def test_translation_models_train_in_bf16_mixed(model, data, shared_data, tmp_path):
+    cfg = compose_train([f"model={model}", f"data={data}", f"data.root={shared_data}", "data.image_size=32",
+                         "data.num_workers=0", "data.batch_size=2", *small_networks(model), *FAST,
+                         "trainer.limit_train_batches=2", "trainer.precision=bf16-mixed", "metrics=none"], tmp_path)
+    metrics = train(cfg)
+    assert all(math.isfinite(v) for k, v in metrics.items() if k.startswith("train/"))
