@@ -5,15 +5,16 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from gan_experiments.callbacks.nonfinite import NonFiniteLossError
 from gan_experiments.config import ConfigError
 from gan_experiments.data import DatasetNotFoundError
 
-USER_ERRORS = (ConfigError, DatasetNotFoundError)
+USER_ERRORS = (ConfigError, DatasetNotFoundError, NonFiniteLossError)
 
 
 @contextlib.contextmanager
 def report_user_errors():
-    """Print a config or data error as ``error: <message>`` on stderr and exit with status 2."""
+    """Print a config, data or diverged-training error as ``error: <message>`` on stderr and exit with status 2."""
     try:
         yield
     except USER_ERRORS as err:

@@ -1,0 +1,85 @@
+"""Loading an untrusted checkpoint never runs its code: pickled objects and foreign _target_s are refused."""
+
+import os
+import pickle
+
+import pytest
+import torch
+from lightning import Callback
+
+from gan_experiments.config import ConfigError
+from gan_experiments.pipeline import train
+from gan_experiments.tools.checkpoints import load_module
+from tests.helpers import FAST, SMALL_IMAGES, compose_train, small_networks
+
+
+class Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.fixture(scope="module")
+def good_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    train(compose_train([*FAST, *SMALL_IMAGES, *small_networks("dcgan")], out))
+    return torch.load(out / "checkpoints/last.ckpt", weights_only=True)
+
+
+def test_a_normal_checkpoint_loads_with_weights_only(good_checkpoint, tmp_path):
+    path = tmp_path / "ok.ckpt"
+    torch.save(good_checkpoint, path)
+    module, config = load_module(path)
+    assert type(module).__name__ == "GANModule" and config["model"]["_target_"].startswith("gan_experiments.")
+
+
+def test_pickled_code_is_refused_and_never_runs(good_checkpoint, tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.ckpt"
+    with open(path, "wb") as f:
+        pickle.dump({**good_checkpoint, "payload": Exploit(marker)}, f)
+    with pytest.raises(ConfigError, match="does not load safely|not a checkpoint that loads safely"):
+        load_module(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("key", ["model", "loss.optimizer_g", "data"])
+def test_foreign_targets_in_the_stored_config_are_refused(good_checkpoint, tmp_path, key):
+    checkpoint = {**good_checkpoint, "config": {**good_checkpoint["config"]}}
+    node = checkpoint["config"]
+    *parents, last = key.split(".")
+    for part in parents:
+        node[part] = dict(node[part])
+        node = node[part]
+    node[last] = {"_target_": "os.system", "_args_": [f"touch {tmp_path / 'pwned'}"]}
+    path = tmp_path / "evil.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(ConfigError, match=f"{key}._target_=os.system"):
+        load_module(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+class PoisonGenerator(Callback):
+    """Test helper: G's weights become NaN when epoch ``epoch`` starts (a stand-in for a diverging run)."""
+
+    def __init__(self, epoch: int = 1):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            with torch.no_grad():
+                for p in pl_module.generator.parameters():
+                    p.fill_(float("nan"))
+
+
+def test_a_nan_loss_stops_training_naming_the_term_and_keeps_the_last_checkpoint(tmp_path):
+    from gan_experiments.callbacks import NonFiniteLossError
+
+    overrides = [*FAST, *SMALL_IMAGES, *small_networks("dcgan"), "trainer.max_epochs=3",
+                 "+callbacks.poison._target_=tests.test_checkpoint_safety.PoisonGenerator"]
+    with pytest.raises(NonFiniteLossError, match=r"train/\w+ became nan at batch 0 of epoch 1 .*last.ckpt is the last good"):
+        train(compose_train(overrides, tmp_path))
+    ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=True)
+    assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
