@@ -83,3 +83,30 @@ def test_a_nan_loss_stops_training_naming_the_term_and_keeps_the_last_checkpoint
         train(compose_train(overrides, tmp_path))
     ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=True)
     assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+
+
+def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
+    """A save that dies mid-write leaves the previous last.ckpt whole and no temporary file behind."""
+    from gan_experiments.checkpoint_io import AtomicCheckpointIO
+
+    io, path = AtomicCheckpointIO(), tmp_path / "checkpoints" / "last.ckpt"
+    io.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+
+    def crash(obj, f):
+        f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        io.save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True)["epoch"] == 1
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_training_uses_the_atomic_checkpoint_io(tmp_path):
+    from gan_experiments.checkpoint_io import AtomicCheckpointIO
+    from gan_experiments.pipeline import build
+
+    trainer = build(compose_train([*FAST], tmp_path).trainer, "trainer")
+    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
