@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from gan_experiments.callbacks import RunConfig
+from gan_experiments.callbacks import PerRankSeed, RunConfig
 from gan_experiments.callbacks.metrics_json import write_json_atomic
 from gan_experiments.config import ConfigError, check_multirun_strategy, validate
 from gan_experiments.data import GANDataModule
@@ -110,6 +110,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if hasattr(callback, "check_datamodule"):
             callback.check_datamodule(datamodule)
     callbacks.append(RunConfig(OmegaConf.to_container(cfg, resolve=True)))
+    if cfg.get("seed") is not None:
+        callbacks.append(PerRankSeed(cfg.seed))
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     try:
         with warnings.catch_warnings():

@@ -13,3 +13,16 @@ class SaveRankWeights(Callback):
     def on_train_end(self, trainer, pl_module):
         state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
         torch.save(state, self.dirpath / f"rank{trainer.global_rank}.pt")
+
+
+class SaveFirstLatents(Callback):
+    """Records the first latent batch each rank draws (to check ranks sample different z)."""
+
+    def __init__(self, dirpath: str):
+        self.dirpath = Path(dirpath)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == 0 and trainer.current_epoch == 0:
+            state = torch.random.get_rng_state()
+            torch.save(pl_module.sample_latent(4).cpu(), self.dirpath / f"z_rank{trainer.global_rank}.pt")
+            torch.random.set_rng_state(state)

@@ -4,6 +4,7 @@ from gan_experiments.callbacks.curves import LossCurves
 from gan_experiments.callbacks.gan_metrics import GANMetrics
 from gan_experiments.callbacks.metrics_json import MetricsJSON, collect_metrics
 from gan_experiments.callbacks.nonfinite import NonFiniteLossError, NonFiniteLossGuard
+from gan_experiments.callbacks.rank_seed import PerRankSeed
 from gan_experiments.callbacks.run_config import RunConfig
 from gan_experiments.callbacks.sample_grid import SampleGrid
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
@@ -16,6 +17,7 @@ __all__ = [
     "MetricsJSON",
     "NonFiniteLossError",
     "NonFiniteLossGuard",
+    "PerRankSeed",
     "RunConfig",
     "SampleGrid",
     "Toy2DEvaluation",
