@@ -10,8 +10,8 @@ import math
 
 import torch
 from lightning import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import WandbLogger
 
+from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
 from gan_experiments.config import ConfigError
 from gan_experiments.metrics.class_coverage import class_coverage
@@ -125,33 +125,24 @@ class GANMetrics(Callback):
     def _is_toy(self, trainer: Trainer) -> bool:
         return hasattr(trainer.datamodule, "centres")
 
-    def _rank_zero_first(self, trainer: Trainer, fn):
-        """Run ``fn`` on rank 0 first (it may train a classifier or fill a cache), then on the other ranks."""
-        result = fn() if trainer.is_global_zero else None
-        trainer.strategy.barrier("gan_metrics")
-        return result if trainer.is_global_zero else fn()
-
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self._is_toy(trainer):
             return
         dm = trainer.datamodule
-        self.extractor = self._rank_zero_first(trainer, lambda: build_extractor(
-            self.features, dm, self.inception_weights, self.cache_dir, self.classifier_steps))
-        self.real = self._rank_zero_first(trainer, lambda: real_features(
-            self.extractor, dm.val_set, self.num_samples, self.cache_dir, pl_module.device))
+        self.extractor = rank_zero_first(trainer, lambda: build_extractor(
+            self.features, dm, self.inception_weights, self.cache_dir, self.classifier_steps), "gan_metrics")
+        self.real = rank_zero_first(trainer, lambda: real_features(
+            self.extractor, dm.val_set, self.num_samples, self.cache_dir, pl_module.device), "gan_metrics")
         self.extractor.to(pl_module.device)
         self.metrics_info = {
             "val/features": self.extractor.fingerprint,
             "val/num_real": len(self.real),
             "val/num_fake": self.num_samples,
         }
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger) and trainer.is_global_zero:
-                logger.experiment.summary.update(self.metrics_info)
+        update_wandb_summary(trainer, self.metrics_info)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        done = trainer.current_epoch + 1
-        if done % self.every_n_epochs and done != trainer.max_epochs:
+        if not epoch_is_due(trainer, self.every_n_epochs):
             return
         if self._is_toy(trainer):
             self.toy.on_train_epoch_end(trainer, pl_module)

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from lightning import Callback, LightningModule, Trainer  # noqa: E402
 
+from gan_experiments.callbacks.common import epoch_is_due  # noqa: E402
 from gan_experiments.callbacks.image_logging import log_image_file  # noqa: E402
 from gan_experiments.metrics import mode_coverage  # noqa: E402
 
@@ -34,9 +35,9 @@ class Toy2DEvaluation(Callback):
         return mode_coverage(samples, centres, std, self.min_count), samples
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        done = trainer.current_epoch + 1
-        if done % self.every_n_epochs and done != trainer.max_epochs:
+        if not epoch_is_due(trainer, self.every_n_epochs):
             return
+        done = trainer.current_epoch + 1
         dm = trainer.datamodule
         scores, samples = self.evaluate(pl_module, dm.centres, dm.std)
         for name, value in scores.items():

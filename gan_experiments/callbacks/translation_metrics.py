@@ -16,9 +16,9 @@ import math
 
 import torch
 from lightning import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import WandbLogger
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
 from gan_experiments.callbacks.gan_metrics import gather_shards
 from gan_experiments.config import ConfigError
 from gan_experiments.data import PairedDataModule, UnpairedDataModule
@@ -69,36 +69,29 @@ class TranslationMetrics(Callback):
                 f"{type(datamodule).__name__}: use data=horse2zebra/unpaired (cyclegan) or data=facades/paired (pix2pix)"
             )
 
-    def _rank_zero_first(self, trainer: Trainer, fn):
-        result = fn() if trainer.is_global_zero else None
-        trainer.strategy.barrier("translation_metrics")
-        return result if trainer.is_global_zero else fn()
-
     def _extractor(self, features: str, datamodule) -> FeatureExtractor:
         return build_extractor(features, datamodule, self.inception_weights, self.cache_dir, self.classifier_steps)
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         dm = trainer.datamodule
-        self.extractor = self._rank_zero_first(trainer, lambda: self._extractor(self.features, dm)).to(pl_module.device)
+        first = lambda fn: rank_zero_first(trainer, fn, "translation_metrics")  # noqa: E731
+        self.extractor = first(lambda: self._extractor(self.features, dm)).to(pl_module.device)
         self.metrics_info = {"val/features": self.extractor.fingerprint}
         if isinstance(dm, UnpairedDataModule):
             self.domain_classifier = self.extractor
             if self.extractor.name != "classifier":
-                self.domain_classifier = self._rank_zero_first(trainer, lambda: self._extractor("classifier", dm))
+                self.domain_classifier = first(lambda: self._extractor("classifier", dm))
                 self.domain_classifier.to(pl_module.device)
             for domain in (0, 1):
-                self.real[domain] = self._rank_zero_first(trainer, lambda d=domain: real_features(
+                self.real[domain] = first(lambda d=domain: real_features(
                     self.extractor, dm.domain_set("test", d), self.num_samples, self.cache_dir, pl_module.device))
             self.metrics_info |= {"val/num_a": len(self.real[0]), "val/num_b": len(self.real[1])}
         else:
             self.metrics_info["val/num_pairs"] = min(self.num_samples, len(dm.val_set))
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger) and trainer.is_global_zero:
-                logger.experiment.summary.update(self.metrics_info)
+        update_wandb_summary(trainer, self.metrics_info)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        done = trainer.current_epoch + 1
-        if done % self.every_n_epochs and done != trainer.max_epochs:
+        if not epoch_is_due(trainer, self.every_n_epochs):
             return
         for name, value in self.evaluate(trainer, pl_module).items():
             pl_module.log(f"val/{name}", value, prog_bar=name in ("fid", "fid_a2b"))

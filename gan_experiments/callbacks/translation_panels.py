@@ -10,6 +10,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 
+from gan_experiments.callbacks.common import epoch_is_due
 from gan_experiments.callbacks.image_logging import log_image_file
 
 
@@ -48,6 +49,5 @@ class TranslationPanels(Callback):
             self.save(trainer, pl_module, 0)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        done = trainer.current_epoch + 1
-        if done % self.every_n_epochs == 0 or done == trainer.max_epochs:
-            self.save(trainer, pl_module, done)
+        if epoch_is_due(trainer, self.every_n_epochs):
+            self.save(trainer, pl_module, trainer.current_epoch + 1)

@@ -22,14 +22,10 @@ from pathlib import Path
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
 from torchvision import tv_tensors
-from torchvision.datasets.utils import download_and_extract_archive
 from torchvision.transforms import v2
 
-from gan_experiments.data.base import DatasetNotFoundError, GANDataModule
 from gan_experiments.data.image_folder import find_images
-from gan_experiments.data.torchvision_data import default_root
-from gan_experiments.data.transforms import to_model_range
-from gan_experiments.data.unpaired import load_rgb
+from gan_experiments.data.translation import TranslationDataModule, has_images, load_rgb
 
 PIX2PIX_DATASETS = ("facades", "cityscapes", "maps", "edges2shoes", "edges2handbags", "night2day")
 PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz"
@@ -77,18 +73,11 @@ class HalfImages(Dataset):
         return self.transform(load_pair(self.files[index], self.direction)[self.label]), self.label
 
 
-def has_images(folder: Path) -> bool:
-    return folder.is_dir() and bool(find_images(folder))
-
-
-def square_resize(size: int) -> v2.Resize:
-    """To size x size, bicubic and antialiased (the reference resizes PIL images with BICUBIC)."""
-    return v2.Resize([size, size], interpolation=v2.InterpolationMode.BICUBIC, antialias=True)
-
-
-class PairedDataModule(GANDataModule):
+class PairedDataModule(TranslationDataModule):
     """train/ for training, eval_split/ (or val/) for evaluation; its metrics classifier tells input from
     target."""
+
+    release, datasets, url, archive_verb, kind = "pix2pix", PIX2PIX_DATASETS, PIX2PIX_URL, "extracting", "paired"
 
     def __init__(
         self,
@@ -105,31 +94,11 @@ class PairedDataModule(GANDataModule):
         direction: str = "AtoB",
         eval_split: str = "test",
     ):
-        super().__init__(batch_size, num_workers)
-        if (path is None) == (name is None):
-            raise ValueError("give exactly one of data.path (a folder) or data.name (a pix2pix dataset)")
-        if name is not None and name not in PIX2PIX_DATASETS:
-            raise ValueError(f"data.name must be one of {', '.join(PIX2PIX_DATASETS)}, got {name!r}")
-        if channels != 3:
-            raise ValueError("paired translation data is RGB: data.channels must be 3")
         if direction not in DIRECTIONS:
             raise ValueError(f"data.direction must be AtoB (left -> right half) or BtoA, got {direction!r}")
-        self.name, self.download, self.direction, self.eval_split = name, download, direction, eval_split
-        self.folder = Path(path).expanduser() if path else Path(root or default_root()).expanduser() / name
-        self.image_size, self.load_size = image_size, load_size or round(image_size * 286 / 256)
-        if self.load_size < image_size:
-            raise ValueError(f"data.load_size={self.load_size} must be >= data.image_size={image_size}")
-        self.sample_shape = (3, image_size, image_size)
-        self._set_num_classes(0, num_classes)
-        self.files: dict[str, list[Path]] = {}
-
-    def train_transform(self) -> v2.Compose:
-        """Applied to an (input, target) pair of tv_tensors.Image: one crop and one flip for both."""
-        return v2.Compose([square_resize(self.load_size), v2.RandomCrop(self.image_size),
-                           v2.RandomHorizontalFlip(), *to_model_range(3)])
-
-    def eval_transform(self) -> v2.Compose:
-        return v2.Compose([square_resize(self.image_size), *to_model_range(3)])
+        super().__init__(path, name, root, image_size, load_size, channels, num_classes, batch_size, num_workers,
+                         download)
+        self.direction, self.eval_split = direction, eval_split
 
     def eval_folder(self) -> Path:
         """``<folder>/<eval_split>``, or ``<folder>/val`` when that holds no images."""
@@ -141,25 +110,8 @@ class PairedDataModule(GANDataModule):
         folders = (("train", self.folder / "train"), (eval_name, self.eval_folder()))
         return [name for name, folder in folders if not has_images(folder)]
 
-    def prepare_data(self) -> None:
-        if not self._missing():
-            return
-        reason = "data.download=false" if self.name else "it is not a named pix2pix dataset (data.path)"
-        if self.name is not None and self.download:
-            try:
-                download_and_extract_archive(PIX2PIX_URL.format(name=self.name), str(self.folder.parent))
-                if not self._missing():
-                    return
-                reason = "the downloaded archive lacks them"
-            except OSError as err:
-                reason = f"the download failed ({err})"
-        raise DatasetNotFoundError(
-            f"{self.folder} lacks image folders {', '.join(self._missing())} and {reason}. Put the "
-            f"side-by-side AB images (A on the left, B on the right) in train/ and {self.eval_split}/ under "
-            f"{self.folder}"
-            + ("" if self.name is None else f", e.g. by extracting {PIX2PIX_URL.format(name=self.name)} into "
-               f"{self.folder.parent} (or set data.root / $GAN_DATA_DIR)")
-        )
+    def layout_hint(self) -> str:
+        return f"Put the side-by-side AB images (A on the left, B on the right) in train/ and {self.eval_split}/"
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

@@ -15,15 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
-from torchvision.datasets.utils import download_and_extract_archive
-from torchvision.transforms import v2
 
-from gan_experiments.data.base import DatasetNotFoundError, GANDataModule
 from gan_experiments.data.image_folder import find_images
-from gan_experiments.data.torchvision_data import default_root
-from gan_experiments.data.transforms import to_model_range
+from gan_experiments.data.translation import TranslationDataModule, has_images, load_rgb
 
 CYCLEGAN_DATASETS = (
     "apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo", "ukiyoe2photo",
@@ -31,11 +26,6 @@ CYCLEGAN_DATASETS = (
 )
 CYCLEGAN_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip"
 SPLITS = ("trainA", "trainB", "testA", "testB")
-
-
-def load_rgb(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        return image.convert("RGB")
 
 
 class UnpairedImages(Dataset):
@@ -66,8 +56,10 @@ class DomainImages(Dataset):
         return self.transform(load_rgb(self.files[index])), self.domain
 
 
-class UnpairedDataModule(GANDataModule):
+class UnpairedDataModule(TranslationDataModule):
     """trainA/trainB for training, testA/testB for evaluation; its metrics classifier tells A from B."""
+
+    release, datasets, url, archive_verb, kind = "CycleGAN", CYCLEGAN_DATASETS, CYCLEGAN_URL, "unzipping", "unpaired"
 
     def __init__(
         self,
@@ -82,52 +74,14 @@ class UnpairedDataModule(GANDataModule):
         num_workers: int = 2,
         download: bool = True,
     ):
-        super().__init__(batch_size, num_workers)
-        if (path is None) == (name is None):
-            raise ValueError("give exactly one of data.path (a folder) or data.name (a CycleGAN dataset)")
-        if name is not None and name not in CYCLEGAN_DATASETS:
-            raise ValueError(f"data.name must be one of {', '.join(CYCLEGAN_DATASETS)}, got {name!r}")
-        if channels != 3:
-            raise ValueError("unpaired translation data is RGB: data.channels must be 3")
-        self.name, self.download = name, download
-        self.folder = Path(path).expanduser() if path else Path(root or default_root()).expanduser() / name
-        self.image_size, self.load_size = image_size, load_size or round(image_size * 286 / 256)
-        if self.load_size < image_size:
-            raise ValueError(f"data.load_size={self.load_size} must be >= data.image_size={image_size}")
-        self.sample_shape = (3, image_size, image_size)
-        self._set_num_classes(0, num_classes)
-        self.files: dict[str, list[Path]] = {}
-
-    def train_transform(self) -> v2.Compose:
-        return v2.Compose([v2.Resize([self.load_size, self.load_size], interpolation=v2.InterpolationMode.BICUBIC,
-                                     antialias=True),
-                           v2.RandomCrop(self.image_size), v2.RandomHorizontalFlip(), *to_model_range(3)])
-
-    def eval_transform(self) -> v2.Compose:
-        return v2.Compose([v2.Resize([self.image_size, self.image_size], interpolation=v2.InterpolationMode.BICUBIC,
-                                     antialias=True), *to_model_range(3)])
+        super().__init__(path, name, root, image_size, load_size, channels, num_classes, batch_size, num_workers,
+                         download)
 
     def _missing(self) -> list[str]:
-        return [s for s in SPLITS if not (self.folder / s).is_dir() or not find_images(self.folder / s)]
+        return [s for s in SPLITS if not has_images(self.folder / s)]
 
-    def prepare_data(self) -> None:
-        if not self._missing():
-            return
-        reason = "it is not a named CycleGAN dataset (data.path)" if self.name is None else "data.download=false"
-        if self.name is not None and self.download:
-            try:
-                download_and_extract_archive(CYCLEGAN_URL.format(name=self.name), str(self.folder.parent))
-                if not self._missing():
-                    return
-                reason = "the downloaded archive lacks them"
-            except OSError as err:
-                reason = f"the download failed ({err})"
-        raise DatasetNotFoundError(
-            f"{self.folder} lacks image folders {', '.join(self._missing())} and {reason}. Put the images of "
-            f"domain A in trainA/ and testA/ and of domain B in trainB/ and testB/ under {self.folder}"
-            + ("" if self.name is None else f", e.g. by unzipping {CYCLEGAN_URL.format(name=self.name)} into "
-               f"{self.folder.parent} (or set data.root / $GAN_DATA_DIR)")
-        )
+    def layout_hint(self) -> str:
+        return "Put the images of domain A in trainA/ and testA/ and of domain B in trainB/ and testB/"
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

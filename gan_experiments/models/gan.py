@@ -16,6 +16,7 @@ from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
 from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_penalty
+from gan_experiments.models.inference import eval_mode
 
 OptimizerFactory = Callable[[Any], Optimizer]
 
@@ -96,13 +97,8 @@ class GANModule(LightningModule):
     @torch.no_grad()
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Generator output for inference (eval mode, no gradients), [N, ...]; training mode is restored."""
-        generator = self.sampler
-        was_training = generator.training
-        generator.eval()
-        try:
+        with eval_mode(self.sampler) as generator:
             return generator(z.to(self.device), None if labels is None else labels.to(self.device))
-        finally:
-            generator.train(was_training)
 
     def configure_optimizers(self):
         return [self.optimizer_g(self.generator.parameters()), self.optimizer_d(self.discriminator.parameters())]
@@ -126,10 +122,7 @@ class GANModule(LightningModule):
         with torch.no_grad():
             fake = self.generator(self.sample_latent(real.shape[0]), labels)
         loss, logs = self._critic_loss(real, fake, labels)
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        opt.step()
-        self.untoggle_optimizer(opt)
+        self._backward_step(opt, loss)
         if self.loss.clip_value is not None:
             clip_weights_(self.discriminator, self.loss.clip_value)
         return logs
@@ -153,13 +146,21 @@ class GANModule(LightningModule):
         self.toggle_optimizer(opt)
         fake = self.generator(self.sample_latent(n), labels)
         loss = self.loss.criterion.generator_loss(self.discriminator(fake, labels))
+        self._backward_step(opt, loss)
+        self._update_ema()
+        return {"g_loss": loss.detach()}
+
+    def _backward_step(self, opt: Optimizer, loss: torch.Tensor) -> None:
+        """zero_grad, ``manual_backward`` (AMP scaler and DDP aware), step, then ``untoggle_optimizer`` (the
+        step's caller toggles ``opt`` before computing ``loss``)."""
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
         self.untoggle_optimizer(opt)
+
+    def _update_ema(self) -> None:
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
-        return {"g_loss": loss.detach()}
 
     def _loss_scale(self) -> float:
         """The fp16 AMP scaler's current scale (1 without a scaler, e.g. fp32 and bf16)."""

@@ -11,6 +11,7 @@ from torch.optim import Optimizer
 
 from gan_experiments.losses import GANLoss
 from gan_experiments.models.gan import GANModule, OptimizerFactory
+from gan_experiments.models.inference import eval_mode
 from gan_experiments.networks.infogan import InfoGANDiscriminator
 
 
@@ -78,14 +79,9 @@ class InfoGANModule(GANModule):
 
     @torch.no_grad()
     def sample_codes(self, noise: torch.Tensor, categories: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
-        generator = self.sampler
-        was_training = generator.training
-        generator.eval()
-        try:
+        with eval_mode(self.sampler) as generator:
             return generator(self.generator_input(noise.to(self.device), categories.to(self.device),
                                                   continuous.to(self.device)), None)
-        finally:
-            generator.train(was_training)
 
     def info_loss(self, q_cat: torch.Tensor, q_cont: torch.Tensor, categories: torch.Tensor,
                   continuous: torch.Tensor) -> torch.Tensor:
@@ -103,10 +99,7 @@ class InfoGANModule(GANModule):
         adversarial = self.loss.criterion.discriminator_loss(d_real, d_fake)
         info = self.info_loss(q_cat, q_cont, codes[1], codes[2])
         loss = adversarial + self.lambda_info * info
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        opt.step()
-        self.untoggle_optimizer(opt)
+        self._backward_step(opt, loss)
         return {"d_loss": loss.detach(), "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean(),
                 "q_accuracy": (q_cat.argmax(1) == codes[1]).float().mean().detach()}
 
@@ -117,10 +110,6 @@ class InfoGANModule(GANModule):
         d_fake, q_cat, q_cont = self.discriminator.forward_with_codes(fake)
         info = self.info_loss(q_cat, q_cont, codes[1], codes[2])
         loss = self.loss.criterion.generator_loss(d_fake) + self.lambda_info * info
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        opt.step()
-        self.untoggle_optimizer(opt)
-        if self.generator_ema is not None:
-            self.generator_ema.update_parameters(self.generator)
+        self._backward_step(opt, loss)
+        self._update_ema()
         return {"g_loss": loss.detach(), "info": info.detach()}

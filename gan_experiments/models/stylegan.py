@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from gan_experiments.losses import GANLoss
 from gan_experiments.models.gan import GANModule, OptimizerFactory
+from gan_experiments.models.inference import eval_mode
 from gan_experiments.networks.stylegan import StyleGANDiscriminator, StyleGANGenerator
 from gan_experiments.training import ProgressiveSchedule
 
@@ -66,14 +67,8 @@ class StyleGANModule(GANModule):
         """G_ema(z) [N, C, S, S] at the data resolution S, in eval mode; ``psi`` truncates in W."""
         if labels is not None:
             raise ValueError("model=stylegan is unconditional: labels were passed")
-        generator = self.sampler
-        was_training = generator.training
-        generator.eval()
-        try:
-            images = generator(z.to(self.device), psi=psi, truncation_layers=truncation_layers)
-        finally:
-            generator.train(was_training)
-        return self.to_full_resolution(images)
+        with eval_mode(self.sampler) as generator:
+            return self.to_full_resolution(generator(z.to(self.device), psi=psi, truncation_layers=truncation_layers))
 
     @torch.no_grad()
     def styles(self, z: torch.Tensor, z_mix: torch.Tensor | None = None, crossover: int | None = None) -> torch.Tensor:
@@ -83,13 +78,8 @@ class StyleGANModule(GANModule):
     @torch.no_grad()
     def synthesize(self, ws: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         """G_ema's images [N, C, S, S] at the data resolution from per-layer styles ws [N, num_ws, W]."""
-        generator = self.sampler
-        was_training = generator.training
-        generator.eval()
-        try:
+        with eval_mode(self.sampler) as generator:
             return self.to_full_resolution(generator.synthesize(ws.to(self.device), noise))
-        finally:
-            generator.train(was_training)
 
     def to_full_resolution(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[-1] == self.full_resolution:

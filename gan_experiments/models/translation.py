@@ -14,6 +14,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from gan_experiments.losses import GANLoss
+from gan_experiments.models.inference import eval_mode
 from gan_experiments.training import LinearDecay
 
 OptimizerFactory = Callable[[Any], Optimizer]
@@ -106,13 +107,8 @@ class TranslationModule(LightningModule):
     def translate(self, images: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
         """[N, C, H, W] in [-1, 1] -> translated [N, C', H, W], in eval mode (training mode is restored)."""
         self.check_direction(direction)
-        generator: nn.Module = getattr(self, self.translators[direction])
-        was_training = generator.training
-        generator.eval()
-        try:
+        with eval_mode(getattr(self, self.translators[direction])) as generator:
             return generator(images.to(self.device))
-        finally:
-            generator.train(was_training)
 
     def panel_columns(self, batch: tuple[torch.Tensor, torch.Tensor], direction: str) -> list[torch.Tensor]:
         """Columns of a sample panel for ``direction``: [input, translation, ...], each [N, C, H, W]."""
