@@ -7,6 +7,7 @@ Flow of ``train``: validate the config -> write the resolved config -> seed -> D
 from __future__ import annotations
 
 import json
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
 from lightning.pytorch.loggers import Logger, WandbLogger
-from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from gan_experiments.callbacks import PerRankSeed, RunConfig
+from gan_experiments.callbacks import EpochSeed, RunConfig
 from gan_experiments.callbacks.metrics_json import write_json_atomic
 from gan_experiments.config import ConfigError, check_multirun_strategy, validate
 from gan_experiments.data import GANDataModule
@@ -83,6 +84,21 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     return [build(node, f"logger.{k}") for k, node in (cfg.get("logger") or {}).items() if node and "_target_" in node]
 
 
+def resume_path(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """``ckpt_path``, where ``auto`` means the newest checkpoint of this run directory (``checkpoints/*.ckpt``,
+    or a Lightning SLURM ``hpc_ckpt_*.ckpt``), or a fresh start when there is none: a requeued job, or
+    ``python train.py ckpt_path=auto hydra.run.dir=<run dir>``, continues where its run stopped."""
+    if ckpt_path != "auto":
+        return ckpt_path
+    candidates = [*output_dir.glob("checkpoints/*.ckpt"), *output_dir.glob("hpc_ckpt_*.ckpt")]
+    if not candidates:
+        rank_zero_info(f"ckpt_path=auto: no checkpoint in {output_dir}, starting a new run")
+        return None
+    newest = max(candidates, key=lambda path: path.stat().st_mtime)
+    rank_zero_info(f"ckpt_path=auto: resuming from {newest}")
+    return str(newest)
+
+
 @rank_zero_only
 def save_config(cfg: DictConfig, output_dir: Path) -> None:
     """The resolved config as ``.hydra/config.yaml`` (Hydra's own copy keeps interpolations unresolved)."""
@@ -96,6 +112,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     validate(cfg)
     check_multirun_strategy(cfg)
     output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resume_path(cfg.get("ckpt_path"), output_dir)
     save_config(cfg, output_dir)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -111,13 +128,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             callback.check_datamodule(datamodule)
     callbacks.append(RunConfig(OmegaConf.to_container(cfg, resolve=True)))
     if cfg.get("seed") is not None:
-        callbacks.append(PerRankSeed(cfg.seed))
+        callbacks.insert(0, EpochSeed(cfg.seed))  # first: every epoch-start hook sees the epoch's streams
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     try:
         with warnings.catch_warnings():
             # GAN evaluation runs in callbacks; the validation split is for them, not for Lightning's loop
             warnings.filterwarnings("ignore", message=".*val_dataloader.*validation_step.*")
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            # EpochShuffle continues a mid-epoch checkpoint with the unseen batches of its epoch
+            warnings.filterwarnings("ignore", message=".*checkpoint that ended before the epoch ended.*")
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ConfigError(f"ckpt_path={ckpt_path} does not load safely (it holds Python objects beyond tensors "
+                          f"and plain containers, which could run code): {str(err).splitlines()[0]}") from err
     finally:
         finish_wandb(loggers)
     metrics_file = output_dir / "metrics.json"

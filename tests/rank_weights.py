@@ -1,4 +1,4 @@
-"""A test callback that saves each rank's final weights, to compare ranks after distributed training."""
+"""Test callbacks: save each rank's weights or first latents (distributed runs), send a signal (preemption)."""
 
 from pathlib import Path
 
@@ -26,3 +26,16 @@ class SaveFirstLatents(Callback):
             state = torch.random.get_rng_state()
             torch.save(pl_module.sample_latent(4).cpu(), self.dirpath / f"z_rank{trainer.global_rank}.pt")
             torch.random.set_rng_state(state)
+
+
+class SendSignal(Callback):
+    """Sends ``signum`` to this process after batch ``batch`` of epoch ``epoch`` (a simulated preemption)."""
+
+    def __init__(self, signum: int, epoch: int, batch: int):
+        self.signum, self.epoch, self.batch = signum, epoch, batch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            import os
+
+            os.kill(os.getpid(), self.signum)

@@ -1,10 +1,11 @@
 """Lightning callbacks: sample grids, toy-data evaluation, curves, metrics.json and the run config."""
 
 from gan_experiments.callbacks.curves import LossCurves
+from gan_experiments.callbacks.epoch_seed import EpochSeed
 from gan_experiments.callbacks.gan_metrics import GANMetrics
 from gan_experiments.callbacks.metrics_json import MetricsJSON, collect_metrics
 from gan_experiments.callbacks.nonfinite import NonFiniteLossError, NonFiniteLossGuard
-from gan_experiments.callbacks.rank_seed import PerRankSeed
+from gan_experiments.callbacks.preemption import PreemptionCheckpoint
 from gan_experiments.callbacks.run_config import RunConfig
 from gan_experiments.callbacks.sample_grid import SampleGrid
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
@@ -17,7 +18,8 @@ __all__ = [
     "MetricsJSON",
     "NonFiniteLossError",
     "NonFiniteLossGuard",
-    "PerRankSeed",
+    "EpochSeed",
+    "PreemptionCheckpoint",
     "RunConfig",
     "SampleGrid",
     "Toy2DEvaluation",

@@ -49,6 +49,8 @@ def _model_is(name: str) -> Callable[[DictConfig], bool]:
 
 RULES = [
     Rule("seed", lambda v: v is None or _int(v), "an integer or null"),
+    Rule("ckpt_path", lambda v: v in (None, "auto") or (isinstance(v, str) and Path(v).expanduser().is_file()),
+         "an existing checkpoint file, auto (the newest checkpoint of this run directory, if any) or null"),
     Rule("data.batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("data.num_workers", lambda v: _int(v) and v >= 0, "an integer >= 0"),
     Rule("data.image_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),

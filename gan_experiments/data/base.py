@@ -9,6 +9,8 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from gan_experiments.data.sampling import EpochShuffle, global_seed
+
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset is absent and could not be downloaded; the message says where we looked and what to do."""
@@ -35,6 +37,16 @@ class InMemoryDataset(Dataset):
 
 def _already_batched(batch):
     return batch
+
+
+def _batches_already_seen(trainer) -> int:
+    """After a resume from a mid-epoch checkpoint, how many batches of that epoch it had trained on; else 0.
+    (Lightning's own ``restarted_mid_epoch`` is set only after the train loader is built.)"""
+    loop = trainer.fit_loop
+    epochs = loop.epoch_progress.total
+    if loop.restarting and epochs.processed == epochs.started - 1:
+        return loop.epoch_loop.batch_progress.current.ready
+    return 0
 
 
 def random_split_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,24 +88,36 @@ class GANDataModule(LightningDataModule):
         """(train, validation) datasets of (image, label) for the metrics classifier."""
         return self.train_set, self.val_set
 
-    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, sampler: EpochShuffle | None = None, **kwargs) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=train,
-            drop_last=train,
+            sampler=sampler,
+            generator=sampler.loader_generator if sampler else None,
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
             collate_fn=_already_batched if isinstance(dataset, InMemoryDataset) else None,
             pin_memory=torch.cuda.is_available(),
+            **kwargs,
         )
 
     def train_dataloader(self) -> DataLoader:
-        if len(self.train_set) < self.batch_size:
+        """Shuffled by ``EpochShuffle`` (order fixed by seed, epoch and rank: exact resume), sharded across
+        ranks, full batches only. Workers restart every epoch, so their seeds follow the epoch too. After a
+        resume from a mid-epoch (preemption) checkpoint, the epoch goes on with the batches it had not seen."""
+        trainer = self.trainer
+        world_size = trainer.world_size if trainer else 1
+        if len(self.train_set) // world_size < self.batch_size:
             raise ValueError(
-                f"data.batch_size={self.batch_size} is larger than the training set ({len(self.train_set)} samples)"
+                f"data.batch_size={self.batch_size} is larger than the training set "
+                f"({len(self.train_set)} samples{f' over {world_size} processes' if world_size > 1 else ''})"
             )
-        return self._loader(self.train_set, train=True)
+        sampler = EpochShuffle(len(self.train_set), seed=global_seed(), world_size=world_size)
+        if trainer is not None:
+            # the epoch Lightning passes to set_epoch (after a resume, current_epoch still names the last one)
+            sampler.rank = trainer.global_rank
+            sampler.skip = _batches_already_seen(trainer) * self.batch_size
+            sampler.set_epoch(trainer.fit_loop.epoch_progress.current.processed)
+        return self._loader(self.train_set, sampler, drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, train=False)
+        return self._loader(self.val_set, persistent_workers=self.num_workers > 0)
