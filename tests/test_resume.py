@@ -33,8 +33,7 @@ def max_difference(a, b):
         assert a.keys() == b.keys()
         return max((max_difference(a[k], b[k]) for k in a), default=0.0)
     if isinstance(a, (list, tuple)):
-        assert len(a) == len(b)
-        return max((max_difference(x, y) for x, y in zip(a, b)), default=0.0)
+        return max((max_difference(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
     assert a == b
     return 0.0
 
