@@ -8,8 +8,9 @@ import sys
 from gan_experiments.callbacks.nonfinite import NonFiniteLossError
 from gan_experiments.config import ConfigError
 from gan_experiments.data import DatasetNotFoundError
+from gan_experiments.data.images import BadImageError
 
-USER_ERRORS = (ConfigError, DatasetNotFoundError, NonFiniteLossError)
+USER_ERRORS = (ConfigError, DatasetNotFoundError, BadImageError, NonFiniteLossError)
 
 
 @contextlib.contextmanager

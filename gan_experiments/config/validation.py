@@ -77,6 +77,8 @@ RULES = [
     Rule("data.val_fraction", lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
     Rule("data.path", lambda v: v is None or (isinstance(v, str) and Path(v).expanduser().is_dir()),
          "an existing folder of images"),
+    Rule("data.bad_images", lambda v: v in ("skip", "error"), "skip (warn and train without them) or error"),
+    Rule("data.check_images", lambda v: isinstance(v, bool), "true or false"),
     Rule("data.train_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("model.generator.latent_dim", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("loss.n_critic", lambda v: _int(v) and v >= 1, "an integer >= 1 (discriminator steps per generator step)"),

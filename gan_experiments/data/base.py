@@ -5,10 +5,13 @@ Batches are ``(samples [N, ...], labels [N])``; unconditional datasets carry lab
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from gan_experiments.data.images import BAD_IMAGE_POLICIES, drop_unreadable
 from gan_experiments.data.sampling import EpochShuffle, global_seed
 
 
@@ -68,11 +71,18 @@ class GANDataModule(LightningDataModule):
     sample_shape: tuple[int, ...] = ()
     num_classes: int = 0
 
-    def __init__(self, batch_size: int = 64, num_workers: int = 0):
+    def __init__(self, batch_size: int = 64, num_workers: int = 0, bad_images: str = "skip", check_images: bool = True):
         super().__init__()
+        if bad_images not in BAD_IMAGE_POLICIES:
+            raise ValueError(f"data.bad_images must be one of {', '.join(BAD_IMAGE_POLICIES)}, got {bad_images!r}")
         self.batch_size, self.num_workers = batch_size, num_workers
+        self.bad_images, self.check_images = bad_images, check_images
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
+
+    def readable(self, files: list[Path], where: str) -> list[Path]:
+        """``files`` after the ``data.check_images`` scan (``data.bad_images``: skip them or stop)."""
+        return drop_unreadable(files, self.bad_images, where) if self.check_images else list(files)
 
     def _set_num_classes(self, actual: int, declared: int | None) -> None:
         """Record the dataset's class count; a config that declares another count is an error."""

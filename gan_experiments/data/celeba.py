@@ -16,12 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import Image
 from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 from torchvision.transforms import v2
 
 from gan_experiments.data.base import DatasetNotFoundError, GANDataModule, random_split_indices
+from gan_experiments.data.images import load_rgb
 from gan_experiments.data.torchvision_data import default_root
 from gan_experiments.data.transforms import to_channels, to_model_range
 
@@ -55,8 +55,7 @@ class AttributeImages(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int):
-        with Image.open(self.folder / self.files[index]) as image:
-            return self.transform(image.convert("RGB")), self.attributes[index]
+        return self.transform(load_rgb(self.folder / self.files[index])), self.attributes[index]
 
 
 class CelebADataModule(GANDataModule):
@@ -76,8 +75,10 @@ class CelebADataModule(GANDataModule):
         split_seed: int = 0,
         download: bool = True,
         hflip: bool = False,
+        bad_images: str = "skip",
+        check_images: bool = True,
     ):
-        super().__init__(batch_size, num_workers)
+        super().__init__(batch_size, num_workers, bad_images, check_images)
         self.root = Path(root or default_root()).expanduser()
         self.image_size, self.channels, self.download, self.hflip = image_size, channels, download, hflip
         self.val_fraction, self.split_seed = val_fraction, split_seed
@@ -127,8 +128,11 @@ class CelebADataModule(GANDataModule):
             return
         if self.layout() == "subset":
             self.attribute_names, files, attrs = read_attributes(self.folder / SUBSET_ATTRS)
-            train, val = random_split_indices(len(files), self.val_fraction, self.split_seed)
             images = self.folder / SUBSET_IMAGES
+            readable = set(self.readable([images / f for f in files], str(images)))
+            keep = [i for i, f in enumerate(files) if images / f in readable]
+            files, attrs = [files[i] for i in keep], attrs[keep]
+            train, val = random_split_indices(len(files), self.val_fraction, self.split_seed)
             self.train_set = Subset(AttributeImages(images, files, attrs, self.transform(True, None)), train.tolist())
             self.val_set = Subset(AttributeImages(images, files, attrs, self.transform(False, None)), val.tolist())
         else:

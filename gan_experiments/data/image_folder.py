@@ -5,17 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import Image
 from torch.utils.data import Dataset, Subset
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from gan_experiments.data.base import DatasetNotFoundError, GANDataModule, random_split_indices
+from gan_experiments.data.images import load_rgb
 from gan_experiments.data.transforms import resize_center_crop
+
+# torchvision's image extensions, and GIF (its first frame)
+IMAGE_EXTENSIONS = (*IMG_EXTENSIONS, ".gif")
 
 
 def find_images(path: Path) -> list[Path]:
-    """Every file under ``path`` (recursively) whose extension is an image extension torchvision knows."""
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+    """Every file under ``path`` (recursively) with an image extension (``IMAGE_EXTENSIONS``)."""
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
 class ImageFiles(Dataset):
@@ -28,8 +31,7 @@ class ImageFiles(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        with Image.open(self.files[index]) as image:
-            return self.transform(image.convert("RGB")), 0
+        return self.transform(load_rgb(self.files[index])), 0
 
 
 class ImageFolderDataModule(GANDataModule):
@@ -46,8 +48,10 @@ class ImageFolderDataModule(GANDataModule):
         val_fraction: float = 0.05,
         split_seed: int = 0,
         hflip: bool = False,
+        bad_images: str = "skip",
+        check_images: bool = True,
     ):
-        super().__init__(batch_size, num_workers)
+        super().__init__(batch_size, num_workers, bad_images, check_images)
         self.path, self.image_size, self.channels = Path(path).expanduser(), image_size, channels
         self.val_fraction, self.split_seed, self.hflip = val_fraction, split_seed, hflip
         self.sample_shape = (channels, image_size, image_size)
@@ -58,11 +62,11 @@ class ImageFolderDataModule(GANDataModule):
             return
         if not self.path.is_dir():
             raise DatasetNotFoundError(f"data.path={self.path} is not a folder; point it at a folder of images")
-        files = find_images(self.path)
+        files = self.readable(find_images(self.path), f"data.path={self.path}")
         if len(files) < 2:
             raise DatasetNotFoundError(
-                f"data.path={self.path} holds {len(files)} image files (searched recursively for "
-                f"{', '.join(IMG_EXTENSIONS)}); at least 2 are needed"
+                f"data.path={self.path} holds {len(files)} readable image files (searched recursively for "
+                f"{', '.join(IMAGE_EXTENSIONS)}); at least 2 are needed"
             )
         train, val = random_split_indices(len(files), self.val_fraction, self.split_seed)
         train_tf = resize_center_crop(self.image_size, self.channels, self.hflip)

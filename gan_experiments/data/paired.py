@@ -25,7 +25,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from gan_experiments.data.image_folder import find_images
-from gan_experiments.data.translation import TranslationDataModule, has_images, load_rgb
+from gan_experiments.data.images import load_rgb
+from gan_experiments.data.translation import TranslationDataModule, has_images
 
 PIX2PIX_DATASETS = ("facades", "cityscapes", "maps", "edges2shoes", "edges2handbags", "night2day")
 PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz"
@@ -91,13 +92,15 @@ class PairedDataModule(TranslationDataModule):
         batch_size: int = 1,
         num_workers: int = 2,
         download: bool = True,
+        bad_images: str = "skip",
+        check_images: bool = True,
         direction: str = "AtoB",
         eval_split: str = "test",
     ):
         if direction not in DIRECTIONS:
             raise ValueError(f"data.direction must be AtoB (left -> right half) or BtoA, got {direction!r}")
         super().__init__(path, name, root, image_size, load_size, channels, num_classes, batch_size, num_workers,
-                         download)
+                         download, bad_images, check_images)
         self.direction, self.eval_split = direction, eval_split
 
     def eval_folder(self) -> Path:
@@ -117,7 +120,8 @@ class PairedDataModule(TranslationDataModule):
         if self.train_set is not None:
             return
         self.prepare_data()
-        self.files = {"train": find_images(self.folder / "train"), "eval": find_images(self.eval_folder())}
+        folders = {"train": self.folder / "train", "eval": self.eval_folder()}
+        self.files = {split: self.readable(find_images(folder), str(folder)) for split, folder in folders.items()}
         self.train_set = PairedImages(self.files["train"], self.direction, self.train_transform())
         self.val_set = PairedImages(self.files["eval"], self.direction, self.eval_transform())
 

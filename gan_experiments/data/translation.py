@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image
 from torchvision.datasets.utils import download_and_extract_archive
 from torchvision.transforms import v2
 
@@ -16,11 +15,6 @@ from gan_experiments.data.base import DatasetNotFoundError, GANDataModule
 from gan_experiments.data.image_folder import find_images
 from gan_experiments.data.torchvision_data import default_root
 from gan_experiments.data.transforms import to_model_range
-
-
-def load_rgb(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        return image.convert("RGB")
 
 
 def has_images(folder: Path) -> bool:
@@ -45,8 +39,8 @@ class TranslationDataModule(GANDataModule):
 
     def __init__(self, path: str | None, name: str | None, root: str | None, image_size: int,
                  load_size: int | None, channels: int, num_classes: int | None, batch_size: int,
-                 num_workers: int, download: bool):
-        super().__init__(batch_size, num_workers)
+                 num_workers: int, download: bool, bad_images: str = "skip", check_images: bool = True):
+        super().__init__(batch_size, num_workers, bad_images, check_images)
         if (path is None) == (name is None):
             raise ValueError(f"give exactly one of data.path (a folder) or data.name (a {self.release} dataset)")
         if name is not None and name not in self.datasets:

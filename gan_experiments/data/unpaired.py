@@ -18,7 +18,8 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset
 
 from gan_experiments.data.image_folder import find_images
-from gan_experiments.data.translation import TranslationDataModule, has_images, load_rgb
+from gan_experiments.data.images import load_rgb
+from gan_experiments.data.translation import TranslationDataModule, has_images
 
 CYCLEGAN_DATASETS = (
     "apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo", "ukiyoe2photo",
@@ -73,9 +74,11 @@ class UnpairedDataModule(TranslationDataModule):
         batch_size: int = 1,
         num_workers: int = 2,
         download: bool = True,
+        bad_images: str = "skip",
+        check_images: bool = True,
     ):
         super().__init__(path, name, root, image_size, load_size, channels, num_classes, batch_size, num_workers,
-                         download)
+                         download, bad_images, check_images)
 
     def _missing(self) -> list[str]:
         return [s for s in SPLITS if not has_images(self.folder / s)]
@@ -87,7 +90,7 @@ class UnpairedDataModule(TranslationDataModule):
         if self.train_set is not None:
             return
         self.prepare_data()
-        self.files = {split: find_images(self.folder / split) for split in SPLITS}
+        self.files = {split: self.readable(find_images(self.folder / split), str(self.folder / split)) for split in SPLITS}
         self.train_set = UnpairedImages(self.files["trainA"], self.files["trainB"], self.train_transform())
         self.val_set = UnpairedImages(self.files["testA"], self.files["testB"], self.eval_transform(), serial=True)
 

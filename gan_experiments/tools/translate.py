@@ -13,13 +13,13 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
-from PIL import Image, UnidentifiedImageError
 from rich.progress import track
 from torchvision.transforms import v2
 from torchvision.utils import save_image
 
 from gan_experiments.config import ConfigError
 from gan_experiments.data.image_folder import find_images
+from gan_experiments.data.images import BadImageError, load_rgb
 from gan_experiments.data.transforms import to_model_range
 from gan_experiments.models import TranslationModule
 from gan_experiments.tools.checkpoints import load_module
@@ -28,9 +28,8 @@ from gan_experiments.tools.checkpoints import load_module
 def read_image(path: Path, transform) -> torch.Tensor | None:
     """The transformed RGB image, or None when the file is not a readable image."""
     try:
-        with Image.open(path) as image:
-            return transform(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError):
+        return transform(load_rgb(path))
+    except BadImageError:
         return None
 
 
