@@ -11,7 +11,7 @@ from gan_experiments.pipeline import evaluate
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    with report_user_errors():
+    with report_user_errors(cfg):
         print(evaluate(cfg))
 
 

@@ -11,7 +11,7 @@ from gan_experiments.pipeline import train
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    with report_user_errors():
+    with report_user_errors(cfg):
         metrics = train(cfg)
     return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
 

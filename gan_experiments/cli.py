@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import sys
 
+import torch
+from omegaconf import DictConfig, OmegaConf
+
 from gan_experiments.callbacks.nonfinite import NonFiniteLossError
 from gan_experiments.config import ConfigError
 from gan_experiments.data import DatasetNotFoundError
@@ -13,11 +16,29 @@ from gan_experiments.data.images import BadImageError
 USER_ERRORS = (ConfigError, DatasetNotFoundError, BadImageError, NonFiniteLossError)
 
 
+def out_of_memory_advice(err: torch.OutOfMemoryError, cfg: DictConfig | None) -> str:
+    """What to change after a CUDA out-of-memory error, with the run's current values."""
+    def value(key: str) -> str:
+        found = OmegaConf.select(cfg, key, default=None) if cfg is not None else None
+        return f" (now {found})" if found is not None else ""
+
+    checkpoints = OmegaConf.select(cfg, "paths.output_dir", default=None) if cfg is not None else None
+    resume = f"; {checkpoints}/checkpoints/last.ckpt is intact: resume with ckpt_path=auto" if checkpoints else ""
+    return (f"out of GPU memory: {str(err).splitlines()[0]}\n"
+            f"Lower data.batch_size{value('data.batch_size')}, train in mixed precision with "
+            f"trainer.precision=bf16-mixed or 16-mixed{value('trainer.precision')}, use smaller networks "
+            "(model.*.base_channels) or spread the batch over more GPUs (trainer=ddp)" + resume)
+
+
 @contextlib.contextmanager
-def report_user_errors():
-    """Print a config, data or diverged-training error as ``error: <message>`` on stderr and exit with status 2."""
+def report_user_errors(cfg: DictConfig | None = None):
+    """Print a config, data, diverged-training or out-of-memory error as ``error: <message>`` on stderr
+    and exit with status 2 (``cfg``, when given, fills in the current values in the advice)."""
     try:
         yield
     except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except torch.OutOfMemoryError as err:
+        print(f"error: {out_of_memory_advice(err, cfg)}", file=sys.stderr)
         raise SystemExit(2) from None

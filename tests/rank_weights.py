@@ -39,3 +39,12 @@ class SendSignal(Callback):
             import os
 
             os.kill(os.getpid(), self.signum)
+
+
+class RaiseOutOfMemory(Callback):
+    """Raises the error CUDA raises when memory runs out (CPU machines cannot run out on purpose)."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        import torch
+
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.1 GiB total)")

@@ -85,6 +85,39 @@ def test_a_nan_loss_stops_training_naming_the_term_and_keeps_the_last_checkpoint
     assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
 
 
+class PoisonRealBatch(Callback):
+    """Test helper: the real images of one batch become NaN (a corrupt sample), so D's loss is NaN once."""
+
+    def __init__(self, epoch: int = 1, batch: int = 1):
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
+            batch[0].fill_(float("nan"))
+
+
+POISON_ONE_BATCH = ["+callbacks.poison._target_=tests.test_checkpoint_safety.PoisonRealBatch"]
+
+
+def test_a_nan_in_one_batch_stops_by_default_naming_d_loss(tmp_path):
+    from gan_experiments.callbacks import NonFiniteLossError
+
+    overrides = [*FAST, *SMALL_IMAGES, *small_networks("dcgan"), "trainer.max_epochs=2", *POISON_ONE_BATCH]
+    with pytest.raises(NonFiniteLossError, match=r"train/d_\w+ became nan at batch 1 of epoch 1"):
+        train(compose_train(overrides, tmp_path))
+
+
+def test_skip_mode_drops_the_poisoned_step_and_trains_on(tmp_path):
+    overrides = [*FAST, *SMALL_IMAGES, *small_networks("dcgan"), "trainer.max_epochs=2", *POISON_ONE_BATCH,
+                 "callbacks.nonfinite_guard.action=skip", "logger=csv"]
+    with pytest.warns(UserWarning, match="non-finite gradients at optimizer step .*step skipped"):
+        train(compose_train(overrides, tmp_path))
+    ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=True)
+    assert ckpt["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert ckpt["callbacks"]["NonFiniteLossGuard"]["skipped"] == 1  # D's step on that batch only
+
+
 def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
     """A save that dies mid-write leaves the previous last.ckpt whole and no temporary file behind."""
     from gan_experiments.checkpoint_io import AtomicCheckpointIO

@@ -119,6 +119,16 @@ def test_issue_example_composes(tmp_path):
         ("loss.critic_norm=batchnorm", "loss.critic_norm"),
         ("trainer.precision=15", "trainer.precision"),
         ("seed=abc", "seed"),
+        ("ckpt_path=/no/such.ckpt", "ckpt_path"),
+        ("model.generator.base_channels=0", "model.generator.base_channels"),
+        ("model.discriminator.spectral_norm=maybe", "model.discriminator.spectral_norm"),
+        ("model.ema_decay=1.5", "model.ema_decay"),
+        ("loss.optimizer_g.betas=[0.5]", "loss.optimizer_g.betas"),
+        ("trainer.limit_train_batches=0", "trainer.limit_train_batches"),
+        ("callbacks.sample_grid.every_n_epochs=0", "callbacks.sample_grid.every_n_epochs"),
+        ("callbacks.nonfinite_guard.action=retry", "callbacks.nonfinite_guard.action"),
+        ("metrics.inception_weights=/no/weights.pt", "metrics.inception_weights"),
+        ("data.num_workers=-1", "data.num_workers"),
     ],
 )
 def test_bad_values_fail_before_training_naming_the_key(override, key, tmp_path):
@@ -126,6 +136,21 @@ def test_bad_values_fail_before_training_naming_the_key(override, key, tmp_path)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         train(cfg)
     assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["model=cyclegan", "data=horse2zebra", "model.generator_ab.n_blocks=-1"], "model.generator_ab.n_blocks"),
+        (["model=cyclegan", "data=horse2zebra", "data.bad_images=ignore"], "data.bad_images"),
+        (["model=pix2pix", "data=facades", "model.generator.dropout=2"], "model.generator.dropout"),
+        (["model=stylegan", "data=celeba", "model.generator.style_mixing_prob=-0.1"], "model.generator.style_mixing_prob"),
+        (["model=infogan", "data=mnist", "model.lambda_info=-1"], "model.lambda_info"),
+    ],
+)
+def test_bad_model_specific_values_fail_naming_the_key(overrides, key, tmp_path):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.") + ".*is invalid: expected"):
+        validate(compose_train(overrides, tmp_path))
 
 
 def test_missing_data_path_is_named(tmp_path):
@@ -158,6 +183,14 @@ def test_cli_wrong_value_is_one_clear_line():
     result = run_cli("loss.n_critic=0")
     assert result.returncode == 2
     assert "loss.n_critic=0 is invalid" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_out_of_memory_suggests_batch_size_and_precision():
+    result = run_cli("+callbacks.oom._target_=tests.rank_weights.RaiseOutOfMemory", "logger=none", "metrics=none",
+                     "trainer.enable_progress_bar=false")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: out of GPU memory: CUDA out of memory. Tried to allocate 20.00 GiB" in result.stderr
+    assert "data.batch_size (now 64)" in result.stderr and "trainer.precision=bf16-mixed" in result.stderr
 
 
 def test_cyclegan_config_is_the_reference_recipe(tmp_path):

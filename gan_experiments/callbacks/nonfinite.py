@@ -1,10 +1,15 @@
-"""Stop a run whose losses stop being finite, saying which term and where, before anything is overwritten."""
+"""NaN or Inf losses: stop naming the term and step (default), or skip the optimizer step that would apply them."""
 
 from __future__ import annotations
 
 import math
 
+import torch
 from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.optim import Optimizer
+
+ACTIONS = ("stop", "skip")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -12,23 +17,73 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class NonFiniteLossGuard(Callback):
-    """After every training batch, checks each loss term the module returned (``train/<name>``); the first
-    NaN or Inf stops training with ``NonFiniteLossError`` naming the term, the batch, the optimizer step and
-    the epoch. Checkpoints are written at epoch ends, so ``last.ckpt`` stays the last good one; lower the
-    learning rate or try ``trainer.precision=32-true`` and resume from it."""
+    """``action=stop``: after every training batch, checks each loss term the module returned
+    (``train/<name>``); the first NaN or Inf stops training with ``NonFiniteLossError`` naming the term, the
+    batch, the optimizer step and the epoch. Checkpoints are written at epoch ends, so ``last.ckpt`` stays
+    the last good one; lower the learning rate or try ``trainer.precision=32-true`` and resume from it.
 
-    def __init__(self, dirpath: str | None = None):
-        self.dirpath = dirpath
+    ``action=skip``: before every optimizer step, if any gradient is NaN or Inf, the gradients are dropped
+    so the step changes nothing (Adam's moments and step count included), as the fp16 loss scaler does,
+    and buffers the batch made non-finite (batch-norm running statistics) get their values from the start
+    of the batch back; skipped steps are counted (``train/skipped_steps``). Under DDP the gradients are already all-reduced,
+    so every rank skips the same steps. ``max_consecutive_skips`` in a row stop the run as above.
+    """
+
+    def __init__(self, dirpath: str | None = None, action: str = "stop", max_consecutive_skips: int = 100):
+        if action not in ACTIONS:
+            raise ValueError(f"callbacks.nonfinite_guard.action must be one of {', '.join(ACTIONS)}, got {action!r}")
+        self.dirpath, self.action, self.max_consecutive_skips = dirpath, action, max_consecutive_skips
+        self.skipped = self.consecutive = 0
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def _stop(self, what: str, trainer: Trainer, batch_idx: int | None = None) -> None:
+        where = f" ({self.dirpath}/last.ckpt is the last good checkpoint)" if self.dirpath else ""
+        batch = f"batch {batch_idx} of " if batch_idx is not None else ""
+        raise NonFiniteLossError(
+            f"{what} at {batch}epoch {trainer.current_epoch} (optimizer step {trainer.global_step}); stopping{where}. "
+            "Lower the learning rate (loss.optimizer_g.lr / loss.optimizer_d.lr), use trainer.precision=32-true, "
+            "or skip such steps with callbacks.nonfinite_guard.action=skip; then resume with ckpt_path=auto (same hydra.run.dir) or ckpt_path=<last.ckpt>")
+
+    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Optimizer) -> None:
+        if self.action != "skip":
+            return
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not grads or torch.stack([g.isfinite().all() for g in grads]).all():
+            self.consecutive = 0
+            return
+        optimizer.zero_grad(set_to_none=True)
+        self._restore_nonfinite_buffers(pl_module)
+        self.skipped += 1
+        self.consecutive += 1
+        if self.skipped == 1:
+            rank_zero_warn(f"non-finite gradients at optimizer step {trainer.global_step}: step skipped "
+                           "(callbacks.nonfinite_guard.action=skip); train/skipped_steps counts them")
+        if self.consecutive >= self.max_consecutive_skips:
+            self._stop(f"{self.consecutive} optimizer steps in a row had non-finite gradients", trainer)
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int) -> None:
+        if self.action == "skip":  # floating-point buffers are small (norm statistics, w_avg): keep a copy
+            self._buffers = {n: b.detach().clone() for n, b in pl_module.named_buffers() if b.is_floating_point()}
+
+    @torch.no_grad()
+    def _restore_nonfinite_buffers(self, pl_module: LightningModule) -> None:
+        for name, buffer in pl_module.named_buffers():
+            if name in self._buffers and not buffer.isfinite().all():
+                buffer.copy_(self._buffers[name])
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
+        if self.action == "skip":
+            pl_module.log("train/skipped_steps", float(self.skipped), on_step=False, on_epoch=True, reduce_fx="max")
+            return
         if not isinstance(outputs, dict):
             return
         for name, value in outputs.items():
             number = float(value.detach().float().mean()) if hasattr(value, "detach") else float(value)
             if not math.isfinite(number):
-                where = f" ({self.dirpath}/last.ckpt is the last good checkpoint)" if self.dirpath else ""
-                raise NonFiniteLossError(
-                    f"train/{name} became {number} at batch {batch_idx} of epoch {trainer.current_epoch} "
-                    f"(optimizer step {trainer.global_step}); stopping{where}. Lower the learning rate "
-                    "(loss.optimizer_g.lr / loss.optimizer_d.lr) or use trainer.precision=32-true, then resume "
-                    "with ckpt_path=")
+                self._stop(f"train/{name} became {number}", trainer, batch_idx)
+
+    def state_dict(self) -> dict:
+        return {"skipped": self.skipped}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.skipped = state.get("skipped", 0)

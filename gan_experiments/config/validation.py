@@ -79,6 +79,7 @@ RULES = [
          "an existing folder of images"),
     Rule("data.bad_images", lambda v: v in ("skip", "error"), "skip (warn and train without them) or error"),
     Rule("data.check_images", lambda v: isinstance(v, bool), "true or false"),
+    Rule("callbacks.nonfinite_guard.action", lambda v: v in ("stop", "skip"), "stop or skip"),
     Rule("data.train_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("model.generator.latent_dim", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("loss.n_critic", lambda v: _int(v) and v >= 1, "an integer >= 1 (discriminator steps per generator step)"),
@@ -103,8 +104,70 @@ RULES = [
 ]
 
 
+def _probability(v: Any) -> bool:
+    return _number(v) and 0 <= v < 1
+
+
+# Options checked by name wherever they appear (model.generator.base_channels, model.discriminator_a.n_layers,
+# callbacks.sample_grid.every_n_epochs, ...): the last part of the key -> (check, accepted values).
+FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **{name: (lambda v: _int(v) and v >= 1, "an integer >= 1") for name in (
+        "base_channels", "n_layers", "every_n_epochs", "num_samples", "num_images", "per_class", "mapping_layers",
+        "w_dim", "max_channels", "noise_dim", "categorical", "classifier_steps", "log_every_n_steps", "val_size",
+        "max_consecutive_skips", "mbstd_group_size", "in_channels", "out_channels", "smoothing")},
+    **{name: (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1, or null for the default") for name in (
+        "n_blocks", "num_downs", "load_size")},
+    **{name: (lambda v: _int(v) and v >= 0, "an integer >= 0") for name in (
+        "continuous", "split_seed", "fade_images", "stable_images", "save_top_k")},
+    **{name: (lambda v: isinstance(v, bool), "true or false") for name in (
+        "download", "hflip", "spectral_norm", "minibatch_std", "batch_norm", "progressive", "deterministic",
+        "enable_progress_bar", "check_images", "save_last", "save_on_train_epoch_end")},
+    **{name: (_probability, "a number in [0, 1)") for name in ("ema_decay", "w_avg_beta")},
+    **{name: (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]") for name in ("dropout", "style_mixing_prob")},
+    **{name: (lambda v: _number(v) and v > 0, "a number > 0") for name in ("lr", "eps", "mapping_lr_mul")},
+    **{name: (lambda v: _number(v) and v >= 0, "a number >= 0") for name in (
+        "lambda_info", "lambda_continuous", "lambda_cycle", "lambda_identity", "lambda_l1", "r1_weight", "gp_weight")},
+    "betas": (lambda v: OmegaConf.is_list(v) and len(v) == 2 and all(_probability(b) for b in v),
+              "two numbers in [0, 1), e.g. [0.5, 0.999]"),
+    "inception_weights": (lambda v: v is None or Path(str(v)).expanduser().is_file(),
+                          "an existing weights file, or null for torchmetrics' download"),
+    "limit_train_batches": (lambda v: (_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
+                            "a fraction in (0, 1] or a number of batches >= 1"),
+}
+_CHECKED_GROUPS = ("model", "data", "loss", "metrics", "callbacks", "trainer")
+
+
+def _leaf_keys(node: Any, prefix: str) -> list[str]:
+    """Dotted keys of the leaves under ``node`` (a plain container with interpolations unresolved)."""
+    if isinstance(node, dict):
+        return [key for k, v in node.items() for key in _leaf_keys(v, f"{prefix}.{k}")]
+    return [prefix]
+
+
+def _field_problems(cfg: DictConfig, ruled: set[str]) -> list[str]:
+    problems = []
+    for group in _CHECKED_GROUPS:
+        node = cfg.get(group)
+        if not OmegaConf.is_dict(node):
+            continue
+        for key in _leaf_keys(OmegaConf.to_container(node, resolve=False), group):
+            field = key.rsplit(".", 1)[-1]
+            if field not in FIELDS or key in ruled:
+                continue
+            try:
+                value = OmegaConf.select(cfg, key, throw_on_missing=True)
+            except Exception as err:  # noqa: BLE001 - a missing value or broken interpolation, reported by key
+                problems.append(f"{key}: {err}")
+                continue
+            check, accepts = FIELDS[field]
+            if not check(value):
+                problems.append(f"{key}={value!r} is invalid: expected {accepts}")
+    return problems
+
+
 def validate(cfg: DictConfig) -> None:
-    """Raise ``ConfigError`` listing every rule the config breaks (all at once, not one per attempt)."""
+    """Raise ``ConfigError`` listing every rule the config breaks (all at once, not one per attempt):
+    the key-specific ``RULES``, then ``FIELDS`` by option name across the config groups."""
     problems = []
     for rule in RULES:
         try:
@@ -116,6 +179,7 @@ def validate(cfg: DictConfig) -> None:
             continue
         if not rule.check(value):
             problems.append(f"{rule.key}={value!r} is invalid: expected {rule.accepts}")
+    problems += _field_problems(cfg, {rule.key for rule in RULES})
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
 
