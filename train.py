@@ -7,13 +7,14 @@ from omegaconf import DictConfig
 
 from gan_experiments.cli import report_user_errors
 from gan_experiments.pipeline import train
+from gan_experiments.sweeps import run_job
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    """Returns ``optimized_metric`` to a sweeper; in a multirun a failed job is recorded, not fatal."""
     with report_user_errors(cfg):
-        metrics = train(cfg)
-    return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
+        return run_job(cfg, train)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ class ConfigError(ValueError):
     """A config value is wrong; the message names the key, the value and what is accepted."""
 
 
+class MultirunError(ConfigError):
+    """A multirun setting that is wrong for every job of the sweep (so the sweep stops at once)."""
+
+
 def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -195,7 +199,7 @@ def check_multirun_strategy(cfg: DictConfig) -> None:
     strategy = str(OmegaConf.select(cfg, "trainer.strategy", default="auto"))
     launcher = str(OmegaConf.select(HydraConfig.get(), "launcher._target_", default=""))
     if strategy.startswith("ddp") and "spawn" not in strategy and "submitit" not in launcher:
-        raise ConfigError(
+        raise MultirunError(
             f"trainer.strategy={strategy} inside a multirun (-m): ddp re-launches the command line for every rank, "
             "so each rank would re-run the sweep. Use trainer=ddp_spawn, one device per job (trainer=default), "
             "or hydra/launcher=slurm"
