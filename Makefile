@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.install-stamp
 MARKERS ?= not slow and not gpu
 ARGS ?=
 
-.PHONY: install train test test-gpu lint benchmark clean
+.PHONY: install train test test-gpu lint bench benchmark clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,11 +30,11 @@ test-gpu: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-benchmark: $(STAMP)
-	$(PY) benchmarks/overhead.py
-	$(PY) benchmarks/toy2d.py
-	$(PY) benchmarks/fid_speed.py
-	$(PY) benchmarks/cyclegan_step.py
+# every script in benchmarks/, one after the other: benchmarks/results.json and the tables in its README
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py $(ARGS)
+
+benchmark: bench
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache

@@ -90,7 +90,7 @@ def test_image_folder_errors(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="is not a folder"):
         ImageFolderDataModule(path=str(tmp_path / "missing")).setup()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetNotFoundError, match="holds 0 image files"):
+    with pytest.raises(DatasetNotFoundError, match="holds 0 readable image files"):
         ImageFolderDataModule(path=str(tmp_path / "empty")).setup()
 
 

@@ -10,9 +10,10 @@ from gan_experiments.pipeline import train
 from tests.helpers import FAST, ROOT, SMALL_IMAGES, compose_train, small_networks
 
 
-def test_two_ranks_end_with_identical_weights(tmp_path):
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_two_ranks_end_with_identical_weights(tmp_path, precision):
     cfg = compose_train(
-        [*FAST, *SMALL_IMAGES, *small_networks("dcgan"), "loss=wgan_gp", "trainer=ddp_spawn",
+        [*FAST, *SMALL_IMAGES, *small_networks("dcgan"), "loss=wgan_gp", "trainer=ddp_spawn", f"trainer.precision={precision}",
          "trainer.accelerator=cpu", "trainer.devices=2", "trainer.limit_train_batches=10",
          "+callbacks.rank_weights._target_=tests.rank_weights.SaveRankWeights",
          f"+callbacks.rank_weights.dirpath={tmp_path}",
@@ -28,6 +29,7 @@ def test_two_ranks_end_with_identical_weights(tmp_path):
         if "running_" not in name and "num_batches_tracked" not in name:
             assert torch.equal(rank0[name], rank1[name]), name
     assert (tmp_path / "checkpoints/last.ckpt").is_file() and "train/gp" in metrics
+    assert all(torch.isfinite(v).all() for v in rank0.values() if v.is_floating_point())
     ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=False)
     # each rank ran 10 batches of its own shard: 10 critic steps and 2 generator steps
     assert ckpt["critic_steps"] == 10 and ckpt["global_step"] == 12

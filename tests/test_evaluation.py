@@ -55,7 +55,8 @@ def test_ddp_metrics_equal_a_single_process_on_the_same_images(tmp_path):
     single = evaluate(evaluate_cfg(tmp_path / "eval", ckpt=str(run / "checkpoints/last.ckpt")))
     assert single["num_fake"] == 301  # odd: one rank generated a padding row that must not count
     for key in ["fid", "kid", "is", "precision", "recall", "class_kl", "classes_covered"]:
-        assert metrics[f"val/{key}"] == pytest.approx(single[key], rel=1e-5, abs=1e-6), key
+        # float32 feature sums gathered from two ranks add in another order than one process's
+        assert metrics[f"val/{key}"] == pytest.approx(single[key], rel=1e-4, abs=1e-6), key
 
 
 def test_checkpoint_metrics_and_truncation_sweep(tmp_path):

@@ -83,7 +83,11 @@ RULES = [
          "an existing folder of images"),
     Rule("data.bad_images", lambda v: v in ("skip", "error"), "skip (warn and train without them) or error"),
     Rule("data.check_images", lambda v: isinstance(v, bool), "true or false"),
+    Rule("model.diffaugment", lambda v: v is None or (OmegaConf.is_list(v) and len(v) > 0
+                                                      and all(p in ("color", "translation", "cutout") for p in v)),
+         "null or a list of color, translation, cutout, e.g. [color,translation,cutout]"),
     Rule("callbacks.nonfinite_guard.action", lambda v: v in ("stop", "skip"), "stop or skip"),
+    Rule("data.train_subset", lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1, or null for all"),
     Rule("data.train_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("model.generator.latent_dim", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("loss.n_critic", lambda v: _int(v) and v >= 1, "an integer >= 1 (discriminator steps per generator step)"),

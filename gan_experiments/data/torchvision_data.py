@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 
 from gan_experiments.data.base import DatasetNotFoundError, GANDataModule
@@ -57,6 +59,8 @@ class TorchvisionDataModule(GANDataModule):
         num_workers: int = 2,
         download: bool = True,
         hflip: bool = False,
+        train_subset: int | None = None,
+        split_seed: int = 0,
     ):
         super().__init__(batch_size, num_workers)
         if name not in SPECS:
@@ -64,6 +68,8 @@ class TorchvisionDataModule(GANDataModule):
         self.name, self.spec = name, SPECS[name]
         self.root = Path(root or default_root()).expanduser()
         self.image_size, self.download, self.hflip = image_size, download, hflip
+        self.train_subset, self.split_seed = train_subset, split_seed
+        self.full_train_set = None
         self.sample_shape = (channels, image_size, image_size)
         self._set_num_classes(self.spec.num_classes, num_classes)
 
@@ -96,5 +102,15 @@ class TorchvisionDataModule(GANDataModule):
         if self.train_set is not None:
             return
         channels = self.sample_shape[0]
-        self.train_set = self._open(True, resize_center_crop(self.image_size, channels, self.hflip))
+        self.full_train_set = self._open(True, resize_center_crop(self.image_size, channels, self.hflip))
+        self.train_set = self.full_train_set
+        if self.train_subset is not None:  # small-data training: a fixed random subset of the training split
+            if not 1 <= self.train_subset <= len(self.full_train_set):
+                raise ValueError(f"data.train_subset={self.train_subset} must be in [1, {len(self.full_train_set)}]")
+            order = torch.randperm(len(self.full_train_set), generator=torch.Generator().manual_seed(self.split_seed))
+            self.train_set = Subset(self.full_train_set, order[: self.train_subset].tolist())
         self.val_set = self._open(False, resize_center_crop(self.image_size, channels))
+
+    def classifier_splits(self) -> tuple[Dataset, Dataset]:
+        """The metrics classifier learns from the whole training split, also when GANs train on a subset."""
+        return self.full_train_set, self.val_set

@@ -17,6 +17,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_penalty
 from gan_experiments.models.inference import eval_mode
+from gan_experiments.training.diffaugment import DiffAugment
 
 OptimizerFactory = Callable[[Any], Optimizer]
 
@@ -44,6 +45,8 @@ class GANModule(LightningModule):
     (WGAN, Arjovsky et al. 2017, Algorithm 1). ``trainer.global_step`` counts both optimizers' steps.
 
     Shapes: real batch [N, ...] as produced by the DataModule, labels [N]; z [N, generator.latent_dim].
+    With ``diffaugment`` (a policy list such as [color, translation, cutout]), D sees T(x) and T(G(z)) in
+    both losses, T differentiable (``DiffAugment``, Zhao et al. 2020): for small datasets.
     With ``ema_decay`` > 0, ``sample`` (and so sample grids and metrics) uses an exponential moving average
     of G's weights, updated after every generator step with a warm-up (``warmup_ema``; torch's
     ``AveragedModel``, saved in checkpoints).
@@ -59,6 +62,7 @@ class GANModule(LightningModule):
         optimizer_g: OptimizerFactory,
         optimizer_d: OptimizerFactory,
         ema_decay: float = 0.0,
+        diffaugment: list[str] | None = None,
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -73,6 +77,8 @@ class GANModule(LightningModule):
             AveragedModel(generator, avg_fn=warmup_ema(ema_decay), use_buffers=True).requires_grad_(False)
             if ema_decay > 0 else None
         )
+        # T in D(T(x)) and D(T(G(z))) for D's and G's losses (Zhao et al. 2020); identity when not asked for
+        self.augment = DiffAugment(diffaugment) if diffaugment else nn.Identity()
 
     @property
     def sampler(self) -> nn.Module:
@@ -129,7 +135,7 @@ class GANModule(LightningModule):
 
     def _critic_loss(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None):
         """L_D(D(x), D(G(z))) + lambda * GP(x_hat) + gamma / 2 * R1(x), and what to log of it."""
-        critic = lambda x: self.discriminator(x, labels)  # noqa: E731
+        critic = lambda x: self.discriminator(self.augment(x), labels)  # noqa: E731
         d_real, d_fake = critic(real), critic(fake)
         loss = self.loss.criterion.discriminator_loss(d_real, d_fake)
         logs = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
@@ -145,7 +151,7 @@ class GANModule(LightningModule):
     def _generator_step(self, opt: Optimizer, n: int, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         self.toggle_optimizer(opt)
         fake = self.generator(self.sample_latent(n), labels)
-        loss = self.loss.criterion.generator_loss(self.discriminator(fake, labels))
+        loss = self.loss.criterion.generator_loss(self.discriminator(self.augment(fake), labels))
         self._backward_step(opt, loss)
         self._update_ema()
         return {"g_loss": loss.detach()}

@@ -35,8 +35,9 @@ class InfoGANModule(GANModule):
 
     def __init__(self, generator: nn.Module, discriminator: InfoGANDiscriminator, loss: GANLoss,
                  optimizer_g: OptimizerFactory, optimizer_d: OptimizerFactory, noise_dim: int = 62,
-                 lambda_info: float = 1.0, lambda_continuous: float = 0.1, ema_decay: float = 0.0):
-        super().__init__(generator, discriminator, loss, optimizer_g, optimizer_d, ema_decay)
+                 lambda_info: float = 1.0, lambda_continuous: float = 0.1, ema_decay: float = 0.0,
+                 diffaugment: list[str] | None = None):
+        super().__init__(generator, discriminator, loss, optimizer_g, optimizer_d, ema_decay, diffaugment)
         k, n_cont = discriminator.categorical, discriminator.continuous
         if generator.latent_dim != noise_dim + k + n_cont:
             raise ValueError(f"model.generator.latent_dim must be noise_dim + categorical + continuous = "
@@ -94,8 +95,8 @@ class InfoGANModule(GANModule):
         codes = self.random_codes(real.shape[0])
         with torch.no_grad():
             fake = self.generator(self.generator_input(*codes), None)
-        d_real = self.discriminator(real)
-        d_fake, q_cat, q_cont = self.discriminator.forward_with_codes(fake)
+        d_real = self.discriminator(self.augment(real))
+        d_fake, q_cat, q_cont = self.discriminator.forward_with_codes(self.augment(fake))
         adversarial = self.loss.criterion.discriminator_loss(d_real, d_fake)
         info = self.info_loss(q_cat, q_cont, codes[1], codes[2])
         loss = adversarial + self.lambda_info * info
@@ -107,7 +108,7 @@ class InfoGANModule(GANModule):
         self.toggle_optimizer(opt)
         codes = self.random_codes(n)
         fake = self.generator(self.generator_input(*codes), None)
-        d_fake, q_cat, q_cont = self.discriminator.forward_with_codes(fake)
+        d_fake, q_cat, q_cont = self.discriminator.forward_with_codes(self.augment(fake))
         info = self.info_loss(q_cat, q_cont, codes[1], codes[2])
         loss = self.loss.criterion.generator_loss(d_fake) + self.lambda_info * info
         self._backward_step(opt, loss)

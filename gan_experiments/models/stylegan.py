@@ -32,8 +32,9 @@ class StyleGANModule(GANModule):
 
     def __init__(self, generator: StyleGANGenerator, discriminator: StyleGANDiscriminator, loss: GANLoss,
                  optimizer_g: OptimizerFactory, optimizer_d: OptimizerFactory, ema_decay: float = 0.999,
-                 progressive: bool = True, fade_images: int = 600_000, stable_images: int = 600_000):
-        super().__init__(generator, discriminator, loss, optimizer_g, optimizer_d, ema_decay)
+                 progressive: bool = True, fade_images: int = 600_000, stable_images: int = 600_000,
+                 diffaugment: list[str] | None = None):
+        super().__init__(generator, discriminator, loss, optimizer_g, optimizer_d, ema_decay, diffaugment)
         if generator.synthesis.num_levels != discriminator.num_levels:
             raise ValueError("generator and discriminator must be built for the same data.image_size")
         self.schedule = ProgressiveSchedule(discriminator.num_levels, fade_images, stable_images, progressive)

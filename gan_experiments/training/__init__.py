@@ -1,6 +1,7 @@
-"""Training-time state that is not a network: image pools and learning-rate schedules."""
+"""Training-time parts that are not networks: image pools, learning-rate schedules, DiffAugment."""
 
+from gan_experiments.training.diffaugment import DiffAugment
 from gan_experiments.training.image_pool import ImagePool
 from gan_experiments.training.schedules import LinearDecay, ProgressiveSchedule
 
-__all__ = ["ImagePool", "LinearDecay", "ProgressiveSchedule"]
+__all__ = ["DiffAugment", "ImagePool", "LinearDecay", "ProgressiveSchedule"]

@@ -1,0 +1,95 @@
+"""``make bench``: every benchmark script, one after the other (they must not share the CPU), collected into
+``benchmarks/results.json`` with the machine, versions and date, and rendered as the "Latest results"
+tables of ``benchmarks/README.md`` (between its ``results`` markers; the prose sections stay as written).
+
+    python benchmarks/run_all.py [--only overhead memory ...] [--no-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SCRIPTS = ("overhead", "fid_speed", "cyclegan_step", "memory", "toy2d")
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+CONTEXT_KEYS = {"benchmark", "torch", "lightning", "threads", "machine"}  # shown once, in the header
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    info = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    import torch
+
+    info["torch_threads"] = torch.get_num_threads()
+    info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return info
+
+
+def versions() -> dict:
+    names = ("torch", "torchvision", "lightning", "hydra-core", "torchmetrics", "wandb")
+    return {name: metadata.version(name) for name in names}
+
+
+def run(script: str) -> dict:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, str(HERE / f"{script}.py")], cwd=ROOT, capture_output=True, text=True)
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    entry = {"date": datetime.date.today().isoformat(), "seconds": round(time.monotonic() - started, 1),
+             "returncode": result.returncode, "rows": rows}
+    if result.returncode:
+        entry["error"] = result.stderr[-2000:]
+    print(f"{script}: {len(rows)} rows in {entry['seconds']} s (exit {result.returncode})", flush=True)
+    return entry
+
+
+def table(rows: list[dict]) -> str:
+    keys = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in CONTEXT_KEYS]
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render(results: dict) -> str:
+    m, v = results["machine"], results["versions"]
+    parts = [START, f"Measured {results['date']} by `make bench` on {m['cores']} cores ({m['cpu']}), "
+             f"{m['torch_threads']} torch threads, GPU: {m['gpu'] or 'none'}; "
+             + ", ".join(f"{k} {x}" for k, x in v.items()) + ". Raw figures: `benchmarks/results.json`."]
+    for script, entry in results["benchmarks"].items():
+        body = table(entry["rows"]) if entry["rows"] else f"(failed: exit {entry['returncode']})"
+        parts.append(f"### `{script}.py` ({entry['date']}, {entry['seconds']} s)\n\n{body}")
+    return "\n\n".join(parts + [END])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=SCRIPTS, default=list(SCRIPTS))
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args()
+    path = HERE / "results.json"
+    previous = json.loads(path.read_text()) if path.exists() else {"benchmarks": {}}
+    benchmarks = {**previous.get("benchmarks", {}), **{script: run(script) for script in args.only}}
+    results = {"date": datetime.date.today().isoformat(), "machine": machine(), "versions": versions(),
+               "benchmarks": {s: benchmarks[s] for s in SCRIPTS if s in benchmarks}}
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    if not args.no_readme:
+        readme = (HERE / "README.md").read_text()
+        head, _, rest = readme.partition(START)
+        tail = rest.partition(END)[2] if rest else ""
+        (HERE / "README.md").write_text(head.rstrip() + "\n\n" + render(results) + tail)
+    if any(entry["returncode"] for entry in benchmarks.values()):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
