@@ -6,6 +6,7 @@ Flow of ``train``: validate the config -> write the resolved config -> seed -> D
 
 from __future__ import annotations
 
+import inspect
 import json
 import pickle
 import warnings
@@ -14,7 +15,7 @@ from typing import Any
 
 import lightning as L
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
@@ -51,14 +52,18 @@ def build_loss(cfg: DictConfig) -> GANLoss:
 
 
 def build_module(cfg: DictConfig) -> L.LightningModule:
-    """The model's LightningModule with its networks, the loss object and the loss's optimizer factories."""
-    return build(
-        cfg.model,
-        "model",
-        loss=build_loss(cfg.loss),
-        optimizer_g=build(cfg.loss.optimizer_g, "loss.optimizer_g"),
-        optimizer_d=build(cfg.loss.optimizer_d, "loss.optimizer_d"),
-    )
+    """The model's LightningModule with its networks, the loss object and the loss's optimizer factories
+    (those of them its constructor takes: a VAE takes only ``optimizer_g``)."""
+    parts = {
+        "loss": lambda: build_loss(cfg.loss),
+        "optimizer_g": lambda: build(cfg.loss.optimizer_g, "loss.optimizer_g"),
+        "optimizer_d": lambda: build(cfg.loss.optimizer_d, "loss.optimizer_d"),
+    }
+    try:
+        accepted = inspect.signature(get_class(cfg.model._target_)).parameters
+    except Exception as err:  # noqa: BLE001 - an unknown class is reported by key
+        raise ConfigError(f"model._target_={cfg.model.get('_target_')!r} is not a class: {err}") from err
+    return build(cfg.model, "model", **{name: make() for name, make in parts.items() if name in accepted})
 
 
 def build_callbacks(cfg: DictConfig, have_logger: bool) -> list[Callback]:

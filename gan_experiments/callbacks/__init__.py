@@ -6,6 +6,7 @@ from gan_experiments.callbacks.gan_metrics import GANMetrics
 from gan_experiments.callbacks.metrics_json import MetricsJSON, collect_metrics
 from gan_experiments.callbacks.nonfinite import NonFiniteLossError, NonFiniteLossGuard
 from gan_experiments.callbacks.preemption import PreemptionCheckpoint
+from gan_experiments.callbacks.reconstructions import ReconstructionGrid
 from gan_experiments.callbacks.run_config import RunConfig
 from gan_experiments.callbacks.sample_grid import SampleGrid
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
@@ -20,6 +21,7 @@ __all__ = [
     "NonFiniteLossGuard",
     "EpochSeed",
     "PreemptionCheckpoint",
+    "ReconstructionGrid",
     "RunConfig",
     "SampleGrid",
     "Toy2DEvaluation",

@@ -1,4 +1,4 @@
-"""Networks by role: generators and discriminators (raw logits), no losses here."""
+"""Networks by role: generators, discriminators (raw logits) and the VAE encoder; no losses here."""
 
 from gan_experiments.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_experiments.networks.infogan import InfoGANDiscriminator
@@ -7,8 +7,10 @@ from gan_experiments.networks.patchgan import PatchDiscriminator
 from gan_experiments.networks.resnet import ResnetGenerator
 from gan_experiments.networks.stylegan import StyleGANDiscriminator, StyleGANGenerator
 from gan_experiments.networks.unet import UnetGenerator
+from gan_experiments.networks.vae import ConvEncoder
 
 __all__ = [
+    "ConvEncoder",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "InfoGANDiscriminator",
