@@ -164,6 +164,7 @@ def finish_wandb(loggers: list[Logger]) -> None:
 
 
 def _tasks() -> dict:
+    from gan_experiments.tools.augmentation import augmentation_study
     from gan_experiments.tools.bias_audit import bias_audit
     from gan_experiments.tools.classifier import train_classifier_task
     from gan_experiments.tools.compare import compare
@@ -192,6 +193,7 @@ def _tasks() -> dict:
         "bias_audit": bias_audit,
         "latent_traversal": latent_traversal,
         "z_directions": z_directions,
+        "augmentation": augmentation_study,
     }
 
 

@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import scipy.linalg
@@ -192,3 +193,22 @@ def test_domain_classifier_for_unpaired_data(tmp_path, shared_data):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "clf.json").read_text())
     assert report["val_accuracy"] > 0.75 and not report["multilabel"]  # horses vs zebras on the test split
+
+
+@pytest.mark.realdata
+def test_augmentation_task_reports_all_four_accuracies(tmp_path, shared_data):
+    """A small cGAN on real MNIST, then the augmentation study at a small budget."""
+    run = tmp_path / "cgan"
+    train(compose_train(["model=cgan", "data=mnist", f"data.root={shared_data}", "data.num_workers=0",
+                         "data.train_subset=4096", *small_networks("cgan"), "trainer.max_epochs=2", "logger=none",
+                         "metrics=none", "trainer.enable_progress_bar=false"], run))
+    result = evaluate(evaluate_cfg(tmp_path / "aug", task="augmentation", ckpt=str(run / "checkpoints/last.ckpt"),
+                                   **{"augment.real_per_class": 10, "augment.fake_per_class": 20,
+                                      "augment.curve": [0, 20], "augment.seeds": [0, 1], "augment.steps": 60}))
+    for name in ("real_only", "real_std_aug", "real_plus_gan", "real_plus_both"):
+        entry = result[f"accuracy/{name}"]
+        assert len(entry["runs"]) == 2 and 0.1 < entry["mean"] <= 1 and entry["std"] >= 0, name
+    assert result["accuracy/real_only"]["mean"] > 0.3  # 100 real digits already beat chance by far
+    assert result["test_images"] == 10000 and [p["fake_per_class"] for p in result["curve"]] == [0, 20]
+    assert result["verdict"].startswith(("GAN samples helped", "GAN samples did not help"))
+    assert Path(result["plot"]).is_file()
