@@ -14,6 +14,7 @@ split. Also (c) for every ``augment.curve`` count of generated images per class:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import statistics
 from pathlib import Path
@@ -115,8 +116,8 @@ def augmentation_study(cfg: DictConfig) -> dict:
     curve: dict[int, list[float]] = {n: [] for n in counts}
     for seed in a.seeds:
         real_x, real_y = real_subset(train_set, train_labels, a.real_per_class, classes, seed)
-        score = lambda x, y, aug: train_and_score(x, y, test_images, test_labels, classes, aug, a.steps,  # noqa: E731
-                                                  a.batch_size, seed)
+        score = functools.partial(train_and_score, test_images=test_images, test_labels=test_labels,
+                                  classes=classes, steps=a.steps, batch_size=a.batch_size, seed=seed)
         for n in counts:
             fake_x, fake_y = generated(module, n, classes, a.truncation, seed)
             mixed_x, mixed_y = torch.cat([real_x, fake_x]), torch.cat([real_y, fake_y])
