@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.install-stamp
 MARKERS ?= not slow and not gpu
 ARGS ?=
 
-.PHONY: install train test test-gpu lint bench benchmark clean
+.PHONY: install browser train test test-gpu lint bench benchmark clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,15 @@ install: $(STAMP)
 train: $(STAMP)
 	$(PY) train.py $(ARGS)
 
-test: $(STAMP)
+# Debian's chromium and its chromedriver, for the HYPE page's browser test (skipped when they are absent)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && (apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1; then \
+	  echo "installed chromium and chromium-driver"; \
+	else echo "chromium / chromium-driver not installed: the browser test will be skipped"; fi
+
+test: $(STAMP) browser
 	$(PY) -m pytest -m "$(MARKERS)" $(ARGS)
 
 test-gpu: $(STAMP)

@@ -169,6 +169,7 @@ def _tasks() -> dict:
     from gan_experiments.tools.classifier import train_classifier_task
     from gan_experiments.tools.compare import compare
     from gan_experiments.tools.edit import edit
+    from gan_experiments.tools.hype import hype
     from gan_experiments.tools.interpolate import interpolate
     from gan_experiments.tools.latent_traversal import latent_traversal
     from gan_experiments.tools.metrics import checkpoint_metrics
@@ -194,6 +195,7 @@ def _tasks() -> dict:
         "latent_traversal": latent_traversal,
         "z_directions": z_directions,
         "augmentation": augmentation_study,
+        "hype": hype,
     }
 
 

@@ -1,0 +1,156 @@
+"""``evaluate.py task=hype ckpt=PATH``: human evaluation by HYPE-infinity (Zhou et al. 2019, "HYPE: A Benchmark
+for Human eYe Perceptual Evaluation of Generative Models").
+
+A self-contained page, ``out_dir/index.html``, shows a shuffled mix of ``hype.num_real`` real validation
+images and ``hype.num_fake`` generated ones, one at a time and without a time limit; the evaluator answers
+real or fake (buttons, or keys R / F). At the end the page shows and offers for download the HYPE-infinity
+score, the error rate over all images (fakes judged real and reals judged fake; 50 % means
+indistinguishable from real), the error rates on fakes and on reals, and 95 % bootstrap intervals
+(fakes and reals resampled separately, ``hype.bootstrap`` rounds).
+
+With ``hype.serve=true`` the page is served on http://127.0.0.1:<hype.port>/ and posts its judgments back:
+they are scored again here and written to ``out_dir/hype_results.json``, and the task returns once a
+session is complete. ``hype.results=FILE`` scores a downloaded results file. The page holds the answers
+(base64-encoded so they are not read by accident): give evaluators the page, not its source.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torchvision.utils import save_image
+
+from gan_experiments.callbacks.gan_metrics import fixed_latents
+from gan_experiments.callbacks.metrics_json import write_json_atomic
+from gan_experiments.config import ConfigError
+from gan_experiments.metrics.reference import first_images
+from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.common import datamodule_of
+
+PAGE = Path(__file__).with_name("hype_page.html")
+RESULTS = "hype_results.json"
+
+
+def error_rates(judgments: list[dict]) -> dict[str, float | None]:
+    """HYPE-infinity (share of wrong judgments) and the error rates on fakes (judged real) and reals."""
+    def mean(values):
+        return float(np.mean(values)) if values else None
+
+    return {
+        "hype_infinity": mean([j["answer"] != j["truth"] for j in judgments]),
+        "error_on_fakes": mean([j["answer"] == "real" for j in judgments if j["truth"] == "fake"]),
+        "error_on_reals": mean([j["answer"] == "fake" for j in judgments if j["truth"] == "real"]),
+    }
+
+
+def hype_scores(judgments: list[dict], rounds: int = 1000, seed: int = 0) -> dict:
+    """``error_rates`` with 95 % bootstrap percentile intervals (fakes and reals resampled separately)."""
+    if not judgments or any(j.get("truth") not in ("real", "fake") or j.get("answer") not in ("real", "fake")
+                            for j in judgments):
+        raise ConfigError("HYPE results need judgments of the form {image, truth: real|fake, answer: real|fake}")
+    rng = np.random.default_rng(seed)
+    parts = [[j for j in judgments if j["truth"] == truth] for truth in ("fake", "real")]
+    samples: dict[str, list[float]] = {key: [] for key in error_rates(judgments)}
+    for _ in range(rounds):
+        draw = [part[i] for part in parts if part for i in rng.integers(len(part), size=len(part))]
+        for key, value in error_rates(draw).items():
+            if value is not None:
+                samples[key].append(value)
+    intervals = {key: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None
+                 for key, v in samples.items()}
+    return {**error_rates(judgments), "ci95": intervals, "judged": len(judgments), "bootstrap_rounds": rounds}
+
+
+def write_page(module, datamodule, out_dir: Path, num_real: int, num_fake: int, seed: int, rounds: int) -> Path:
+    """index.html and images/<random name>.png for a shuffled mix of real and generated images."""
+    if num_real < 1 or num_fake < 1:
+        raise ConfigError(f"hype.num_real and hype.num_fake must be >= 1, got {num_real} and {num_fake}")
+    gen = torch.Generator().manual_seed(seed)
+    pool = datamodule.val_set
+    if len(pool) < num_real:
+        raise ConfigError(f"hype.num_real={num_real}, but the validation split holds {len(pool)} images")
+    reals = torch.stack([pool[int(i)][0] for i in torch.randperm(len(pool), generator=gen)[:num_real]])
+    labels = first_images(pool, min(len(pool), 1000))[1] if module.num_classes else None
+    z, y = fixed_latents(num_fake, module.latent_dim, labels, seed)
+    fakes = module.sample(z, y).float().cpu()
+    folder = out_dir / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for truth, images in (("real", reals), ("fake", fakes)):
+        for image in images:
+            name = f"images/{secrets.token_hex(6)}.png"  # the name says nothing about the source
+            save_image(image, out_dir / name, normalize=True, value_range=(-1, 1))
+            items.append({"src": name, "truth": truth})
+    order = torch.randperm(len(items), generator=gen).tolist()
+    encoded = base64.b64encode(json.dumps([items[i] for i in order]).encode()).decode()
+    page = PAGE.read_text().replace("__ITEMS__", encoded).replace("__BOOTSTRAP__", str(int(rounds)))
+    (out_dir / "index.html").write_text(page)
+    return out_dir / "index.html"
+
+
+class ResultsHandler(SimpleHTTPRequestHandler):
+    """Serves the page's folder; POST /results scores the judgments and writes hype_results.json."""
+
+    def __init__(self, *args, out_dir: Path, rounds: int, done: threading.Event, **kwargs):
+        self.out_dir, self.rounds, self.done = out_dir, rounds, done
+        super().__init__(*args, directory=str(out_dir), **kwargs)
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+        if self.path.rstrip("/").rsplit("/", 1)[-1] != "results":
+            self.send_error(404)
+            return
+        try:
+            page = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            scores = hype_scores(page["judgments"], self.rounds)
+        except (ValueError, KeyError, ConfigError) as err:
+            self.send_error(400, f"not HYPE results: {err}")
+            return
+        write_json_atomic(self.out_dir / RESULTS, {**scores, "page": {k: v for k, v in page.items() if k != "judgments"},
+                                                   "judgments": page["judgments"]})
+        self.send_response(200)
+        self.end_headers()
+        self.done.set()
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet: one line per image otherwise
+        pass
+
+
+def serve(out_dir: Path, port: int, rounds: int) -> tuple[ThreadingHTTPServer, threading.Event]:
+    """Serve ``out_dir`` on 127.0.0.1:``port`` (0: any free port) in a background thread."""
+    done = threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", port), partial(ResultsHandler, out_dir=out_dir, rounds=rounds, done=done))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, done
+
+
+def hype(cfg: DictConfig) -> dict:
+    h, out_dir = cfg.hype, Path(cfg.out_dir)
+    if h.get("results"):
+        path = Path(h.results).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"hype.results={path} does not exist; pass the JSON the page let you download")
+        return hype_scores(json.loads(path.read_text())["judgments"], h.bootstrap)
+    if not cfg.get("ckpt"):
+        raise ConfigError("task=hype needs ckpt=PATH (to write a page) or hype.results=FILE (to score one)")
+    module, run_config = load_module(cfg.ckpt)
+    page = write_page(module, datamodule_of(cfg, run_config), out_dir, h.num_real, h.num_fake, cfg.seed, h.bootstrap)
+    if not h.serve:
+        return {"page": str(page), "images": h.num_real + h.num_fake,
+                "next": f"open {page} in a browser, judge every image, download the results and score them with "
+                        "task=hype hype.results=FILE (or use hype.serve=true)"}
+    server, done = serve(out_dir, h.port, h.bootstrap)
+    print(f"HYPE page: http://127.0.0.1:{server.server_address[1]}/index.html (waiting for a complete session)")
+    try:
+        done.wait()
+    finally:
+        server.shutdown()
+    return json.loads((out_dir / RESULTS).read_text())
