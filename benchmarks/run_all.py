@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SCRIPTS = ("overhead", "fid_speed", "cyclegan_step", "memory", "diffaugment", "toy2d")
+SCRIPTS = ("overhead", "fid_speed", "cyclegan_step", "memory", "diffaugment", "vae_vs_gan", "toy2d")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 CONTEXT_KEYS = {"benchmark", "torch", "lightning", "threads", "machine"}  # shown once, in the header
 
