@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import pickle
+import random
 import warnings
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,17 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     return [build(node, f"logger.{k}") for k, node in (cfg.get("logger") or {}).items() if node and "_target_" in node]
 
 
+UNSEEDED_DATA_SEED = "GAN_EXPERIMENTS_DATA_SEED"
+
+
+def data_order_seed(seed: int | None) -> int:
+    """The seed of the training data order: the run's ``seed``, or for an unseeded run a random one, kept
+    in the environment so that DDP ranks (processes launched from this one) share it."""
+    if seed is not None:
+        return seed
+    return int(os.environ.setdefault(UNSEEDED_DATA_SEED, str(random.SystemRandom().randrange(2**31))))
+
+
 def resume_path(ckpt_path: str | None, output_dir: Path) -> str | None:
     """``ckpt_path``, where ``auto`` means the newest checkpoint of this run directory (``checkpoints/*.ckpt``,
     or a Lightning SLURM ``hpc_ckpt_*.ckpt``), or a fresh start when there is none: a requeued job, or
@@ -123,6 +136,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule: GANDataModule = build(cfg.data, "data")
+    datamodule.shuffle_seed = data_order_seed(cfg.get("seed"))
     if rank_zero_only.rank == 0:
         datamodule.prepare_data()  # missing data fails here, before any run folder content or W&B run
     module = build_module(cfg)
@@ -146,6 +160,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"ckpt_path={ckpt_path} does not load safely (it holds Python objects beyond tensors "
                           f"and plain containers, which could run code): {str(err).splitlines()[0]}") from err
     finally:
+        os.environ.pop(UNSEEDED_DATA_SEED, None)  # the next job of a multirun draws its own
         finish_wandb(loggers)
     metrics_file = output_dir / "metrics.json"
     return json.loads(metrics_file.read_text()) if metrics_file.exists() else {}

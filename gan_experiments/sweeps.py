@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
@@ -59,17 +60,31 @@ def run_job(cfg: DictConfig, train: Callable[[DictConfig], dict[str, Any]]) -> f
 
 class SweepSummary(Callback):
     """At the end of a multirun: ``sweep_summary.json`` in the sweep folder (every job's overrides, status,
-    folder and error), one line per job on stdout, and exit status 1 when a job failed."""
+    folder and error), one line per job on stdout, and exit status 1 when a job failed. A job whose folder
+    Hydra created but that left no ``job_status.json`` (killed, out of host memory, exited) counts as
+    ``lost``, a failure too."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        jobs = sorted((json.loads(p.read_text()) for p in sweep_dir.glob(f"*/{STATUS_FILE}")), key=lambda j: j["job"])
-        failed = [j for j in jobs if j["status"] == "failed"]
+        jobs = [job_outcome(folder) for folder in sorted(p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml"))]
+        jobs.sort(key=lambda j: (j["job"] is None, j["job"] if j["job"] is not None else j["output_dir"]))
+        failed = [j for j in jobs if j["status"] != "completed"]
         write_json_atomic(sweep_dir / "sweep_summary.json",
                           {"completed": len(jobs) - len(failed), "failed": len(failed), "jobs": jobs})
         print(f"sweep {sweep_dir}: {len(jobs) - len(failed)} completed, {len(failed)} failed")
         for j in jobs:
             print(f"  #{j['job']} {j['status']:9s} {j['overrides'] or '(no overrides)'}"
-                  + (f"  -> {j['error']}" if j["status"] == "failed" else ""))
+                  + (f"  -> {j['error']}" if j["status"] != "completed" else ""))
         if failed:
             sys.exit(1)
+
+
+def job_outcome(folder: Path) -> dict:
+    """What ``run_job`` recorded in a job folder, or a ``lost`` entry when it recorded nothing."""
+    status = folder / STATUS_FILE
+    if status.is_file():
+        return json.loads(status.read_text())
+    overrides = ",".join(yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or [])
+    number = int(folder.name) if folder.name.isdigit() else None
+    return {"job": number, "overrides": overrides, "output_dir": str(folder), "status": "lost",
+            "error": "no result: the job was killed or exited before finishing (see its log)"}

@@ -58,6 +58,44 @@ def test_page_holds_a_shuffled_mix_under_opaque_names(page):
     assert result["images"] == 12 and sorted(i["truth"] for i in items) == ["fake"] * 6 + ["real"] * 6
     assert all((folder / i["src"]).is_file() and re.fullmatch(r"images/[0-9a-f]{12}\.png", i["src"]) for i in items)
     assert [i["truth"] for i in items] != ["real"] * 6 + ["fake"] * 6
+    assert json.loads((folder / "hype_session.json").read_text())["items"] == items
+
+
+def post(port, body, host=None, origin=None):
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/json", **({"Host": host} if host else {}), **({"Origin": origin} if origin else {})}
+    connection.request("POST", "/results", body=json.dumps(body), headers=headers)
+    return connection.getresponse().status
+
+
+def test_the_server_takes_only_complete_sessions_of_its_own_page(page):
+    import urllib.error
+    import urllib.request
+
+    folder, _ = page
+    session = json.loads((folder / "hype_session.json").read_text())
+    server, done = serve(folder, 0, rounds=50)
+    port = server.server_address[1]
+    try:
+        complete = [{"image": i["src"], "answer": "fake"} for i in session["items"]]
+        assert post(port, {"token": "guess", "judgments": complete}) == 400
+        assert post(port, {"token": session["token"], "judgments": complete[:-1]}) == 400  # one image unjudged
+        assert post(port, {"token": session["token"], "judgments": complete}, origin="http://evil.example") == 403
+        assert post(port, {"token": session["token"], "judgments": complete}, host=f"evil.example:{port}") == 403
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10).status == 200
+        for hidden in ("hype_session.json", "images/", "../"):  # only the page and its images are served
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/{hidden}", timeout=10)
+        assert not done.is_set()
+        # forged truth fields are ignored: the server scores with its own
+        forged = [{"image": i["src"], "truth": "real", "answer": "real"} for i in session["items"]]
+        assert post(port, {"token": session["token"], "judgments": forged}) == 200
+    finally:
+        server.shutdown()
+    saved = json.loads((folder / "hype_results.json").read_text())
+    assert saved["error_on_fakes"] == 1.0 and saved["error_on_reals"] == 0.0 and saved["hype_infinity"] == 0.5
 
 
 @pytest.mark.browser

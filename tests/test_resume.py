@@ -80,8 +80,9 @@ def test_a_preempted_run_saves_and_continues_where_it_stopped(tmp_path):
     try:
         interrupt = ["+callbacks.signal._target_=tests.rank_weights.SendSignal", "+callbacks.signal.signum=12",
                      "+callbacks.signal.epoch=1", "+callbacks.signal.batch=2"]
-        with pytest.raises(SystemExit):
+        with pytest.raises(SystemExit) as stopped:
             run([*DCGAN, *interrupt], tmp_path / "run", 2)
+        assert stopped.value.code == 128 + signal.SIGUSR2
         assert calls == [signal.SIGUSR2]
     finally:
         signal.signal(signal.SIGUSR2, previous)
@@ -102,6 +103,7 @@ def test_sigterm_stops_train_py_with_a_checkpoint(tmp_path):
         time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output  # not a success for schedulers and retry loops
     assert (tmp_path / "checkpoints" / "preempted.ckpt").is_file(), output
     assert "received SIGTERM: saved" in output and "ckpt_path=auto" in output
 

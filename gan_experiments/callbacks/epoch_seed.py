@@ -41,17 +41,28 @@ class EpochSeed(Callback):
         seed_all(derived_seed(self.seed, trainer.current_epoch, trainer.global_rank))
 
     def state_dict(self) -> dict:
-        keys, position, *_ = np.random.get_state()[1:]
-        return {"torch": torch.get_rng_state(), "numpy": (torch.from_numpy(keys.astype(np.int64)), int(position)),
+        """python, numpy, torch CPU and CUDA generator states (tensors and plain values: weights_only loads)."""
+        _, keys, position, has_gauss, cached = np.random.get_state()
+        return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "numpy": (torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached)),
                 "python": random.getstate()}
 
     def load_state_dict(self, state: dict) -> None:
         self._restored = state
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self._restored is not None and trainer.fit_loop.restarted_mid_epoch and trainer.world_size == 1:
-            keys, position = self._restored["numpy"]
-            torch.set_rng_state(self._restored["torch"])
-            np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), position))
-            random.setstate(self._restored["python"])
-        self._restored = None
+        """After a resume from a mid-epoch checkpoint (Lightning then skips ``on_train_epoch_start``): one
+        process gets the saved states back; DDP ranks (the checkpoint holds rank 0's) get streams of their
+        own from (seed, epoch, rank, step)."""
+        restored, self._restored = self._restored, None
+        if restored is None or not trainer.fit_loop.restarted_mid_epoch:
+            return
+        if trainer.world_size > 1:
+            seed_all(derived_seed(self.seed, trainer.current_epoch, trainer.global_rank, trainer.global_step))
+            return
+        keys, position, has_gauss, cached = restored["numpy"]
+        np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), position, has_gauss, cached))
+        torch.set_rng_state(restored["torch"])
+        if restored["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(restored["cuda"])
+        random.setstate(restored["python"])

@@ -26,14 +26,15 @@ class NonFiniteLossGuard(Callback):
     so the step changes nothing (Adam's moments and step count included), as the fp16 loss scaler does,
     and buffers the batch made non-finite (batch-norm running statistics) get their values from the start
     of the batch back; skipped steps are counted (``train/skipped_steps``). Under DDP the gradients are already all-reduced,
-    so every rank skips the same steps. ``max_consecutive_skips`` in a row stop the run as above.
+    so every rank skips the same steps. ``max_consecutive_skips`` in a row of one optimizer stop the run as above.
     """
 
     def __init__(self, dirpath: str | None = None, action: str = "stop", max_consecutive_skips: int = 100):
         if action not in ACTIONS:
             raise ValueError(f"callbacks.nonfinite_guard.action must be one of {', '.join(ACTIONS)}, got {action!r}")
         self.dirpath, self.action, self.max_consecutive_skips = dirpath, action, max_consecutive_skips
-        self.skipped = self.consecutive = 0
+        self.skipped = 0
+        self.consecutive: dict[int, int] = {}  # per optimizer: a frozen D must not hide behind G's good steps
         self._buffers: dict[str, torch.Tensor] = {}
 
     def _stop(self, what: str, trainer: Trainer, batch_idx: int | None = None) -> None:
@@ -48,18 +49,19 @@ class NonFiniteLossGuard(Callback):
         if self.action != "skip":
             return
         grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        key = id(optimizer)
         if not grads or torch.stack([g.isfinite().all() for g in grads]).all():
-            self.consecutive = 0
+            self.consecutive[key] = 0
             return
         optimizer.zero_grad(set_to_none=True)
         self._restore_nonfinite_buffers(pl_module)
         self.skipped += 1
-        self.consecutive += 1
+        self.consecutive[key] = self.consecutive.get(key, 0) + 1
         if self.skipped == 1:
             rank_zero_warn(f"non-finite gradients at optimizer step {trainer.global_step}: step skipped "
                            "(callbacks.nonfinite_guard.action=skip); train/skipped_steps counts them")
-        if self.consecutive >= self.max_consecutive_skips:
-            self._stop(f"{self.consecutive} optimizer steps in a row had non-finite gradients", trainer)
+        if self.consecutive[key] >= self.max_consecutive_skips:
+            self._stop(f"{self.consecutive[key]} steps in a row of one optimizer had non-finite gradients", trainer)
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int) -> None:
         if self.action == "skip":  # floating-point buffers are small (norm statistics, w_avg): keep a copy

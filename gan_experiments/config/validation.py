@@ -86,6 +86,8 @@ RULES = [
     Rule("model.diffaugment", lambda v: v is None or (OmegaConf.is_list(v) and len(v) > 0
                                                       and all(p in ("color", "translation", "cutout") for p in v)),
          "null or a list of color, translation, cutout, e.g. [color,translation,cutout]"),
+    *(Rule(f"callbacks.{name}.every_n_epochs", lambda v: _int(v) and v >= 1, "an integer >= 1")
+      for name in ("sample_grid", "translation_panels", "reconstructions", "loss_curves")),
     Rule("callbacks.nonfinite_guard.action", lambda v: v in ("stop", "skip"), "stop or skip"),
     Rule("data.train_subset", lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1, or null for all"),
     Rule("data.train_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
@@ -120,21 +122,26 @@ def _probability(v: Any) -> bool:
 # callbacks.sample_grid.every_n_epochs, ...): the last part of the key -> (check, accepted values).
 FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     **{name: (lambda v: _int(v) and v >= 1, "an integer >= 1") for name in (
-        "base_channels", "n_layers", "every_n_epochs", "num_samples", "num_images", "per_class", "mapping_layers",
-        "w_dim", "max_channels", "noise_dim", "categorical", "classifier_steps", "log_every_n_steps", "val_size",
+        "base_channels", "n_layers", "num_samples", "num_images", "per_class", "mapping_layers",
+        "w_dim", "max_channels", "noise_dim", "classifier_steps", "log_every_n_steps", "val_size",
         "max_consecutive_skips", "mbstd_group_size", "in_channels", "out_channels", "smoothing")},
     **{name: (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1, or null for the default") for name in (
         "n_blocks", "num_downs", "load_size")},
     **{name: (lambda v: _int(v) and v >= 0, "an integer >= 0") for name in (
-        "continuous", "split_seed", "fade_images", "stable_images", "save_top_k")},
+        "continuous", "split_seed", "fade_images", "stable_images")},
+    # Lightning's checkpoint cadence may be 0 (never); our image callbacks need >= 1 (RULES below)
+    "every_n_epochs": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
+    "save_top_k": (lambda v: _int(v) and v >= -1, "an integer >= -1 (-1: keep all)"),
+    "categorical": (lambda v: _int(v) and v >= 2, "an integer >= 2 (InfoGAN's categorical code)"),
     **{name: (lambda v: isinstance(v, bool), "true or false") for name in (
-        "download", "hflip", "spectral_norm", "minibatch_std", "batch_norm", "progressive", "deterministic",
+        "download", "hflip", "spectral_norm", "minibatch_std", "batch_norm", "progressive",
         "enable_progress_bar", "check_images", "save_last", "save_on_train_epoch_end")},
     **{name: (_probability, "a number in [0, 1)") for name in ("ema_decay", "w_avg_beta")},
     **{name: (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]") for name in ("dropout", "style_mixing_prob")},
     **{name: (lambda v: _number(v) and v > 0, "a number > 0") for name in ("lr", "eps", "mapping_lr_mul")},
     **{name: (lambda v: _number(v) and v >= 0, "a number >= 0") for name in (
         "lambda_info", "lambda_continuous", "lambda_cycle", "lambda_identity", "lambda_l1", "r1_weight", "gp_weight")},
+    "deterministic": (lambda v: isinstance(v, bool) or v == "warn", "true, false or warn"),
     "betas": (lambda v: OmegaConf.is_list(v) and len(v) == 2 and all(_probability(b) for b in v),
               "two numbers in [0, 1), e.g. [0.5, 0.999]"),
     "inception_weights": (lambda v: v is None or Path(str(v)).expanduser().is_file(),

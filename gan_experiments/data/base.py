@@ -12,7 +12,7 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from gan_experiments.data.images import BAD_IMAGE_POLICIES, drop_unreadable
-from gan_experiments.data.sampling import EpochShuffle, global_seed
+from gan_experiments.data.sampling import EpochShuffle
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -43,12 +43,13 @@ def _already_batched(batch):
 
 
 def _batches_already_seen(trainer) -> int:
-    """After a resume from a mid-epoch checkpoint, how many batches of that epoch it had trained on; else 0.
-    (Lightning's own ``restarted_mid_epoch`` is set only after the train loader is built.)"""
+    """After a resume from a mid-epoch checkpoint, how many batches of that epoch it had trained on; else 0
+    (also when the checkpoint was written after the epoch's last batch: Lightning then starts the next
+    epoch). Lightning's own ``restarted_mid_epoch`` is set only after the train loader is built."""
     loop = trainer.fit_loop
-    epochs = loop.epoch_progress.total
-    if loop.restarting and epochs.processed == epochs.started - 1:
-        return loop.epoch_loop.batch_progress.current.ready
+    epochs, batches = loop.epoch_progress.total, loop.epoch_loop.batch_progress
+    if loop.restarting and epochs.processed == epochs.started - 1 and not batches.is_last_batch:
+        return batches.current.ready
     return 0
 
 
@@ -70,6 +71,8 @@ class GANDataModule(LightningDataModule):
 
     sample_shape: tuple[int, ...] = ()
     num_classes: int = 0
+    # the training data order's seed (train.py sets the run's seed, or a random one shared by all ranks)
+    shuffle_seed: int = 0
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, bad_images: str = "skip", check_images: bool = True):
         super().__init__()
@@ -121,7 +124,7 @@ class GANDataModule(LightningDataModule):
                 f"data.batch_size={self.batch_size} is larger than the training set "
                 f"({len(self.train_set)} samples{f' over {world_size} processes' if world_size > 1 else ''})"
             )
-        sampler = EpochShuffle(len(self.train_set), seed=global_seed(), world_size=world_size)
+        sampler = EpochShuffle(len(self.train_set), seed=self.shuffle_seed, world_size=world_size)
         if trainer is not None:
             # the epoch Lightning passes to set_epoch (after a resume, current_epoch still names the last one)
             sampler.rank = trainer.global_rank

@@ -9,7 +9,6 @@ hence of random crops and flips in workers) at every epoch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -22,10 +21,8 @@ def derived_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
-def global_seed() -> int:
-    """The run's seed as ``lightning.seed_everything`` records it (``PL_GLOBAL_SEED``); 0 without one,
-    as Lightning's own DistributedSampler does."""
-    return int(os.environ.get("PL_GLOBAL_SEED", 0))
+# tags that keep the data streams apart from EpochSeed's (seed, epoch, rank) streams
+_PERMUTATION, _WORKERS = 101, 102
 
 
 class EpochShuffle(Sampler[int]):
@@ -48,11 +45,12 @@ class EpochShuffle(Sampler[int]):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
-        self.loader_generator.manual_seed(derived_seed(self.seed, epoch, self.rank, 1))
+        self.loader_generator.manual_seed(derived_seed(self.seed, epoch, self.rank, _WORKERS))
 
     def __iter__(self) -> Iterator[int]:
         # a generator function: the permutation is drawn at the first batch, after Lightning's set_epoch
-        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(derived_seed(self.seed, self.epoch, 0)))
+        seed = derived_seed(self.seed, self.epoch, _PERMUTATION)
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(seed))
         skip, self.skip = self.skip, 0
         yield from order[self.rank :: self.world_size][skip : len(self)].tolist()
 

@@ -36,7 +36,8 @@ from gan_experiments.tools.common import datamodule_of  # noqa: E402
 from gan_experiments.tools.latents import truncated_normal  # noqa: E402
 
 CONDITIONS = ("real_only", "real_std_aug", "real_plus_gan", "real_plus_both")
-STANDARD_AUGMENTATION = v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1))
+# fill -1: the background of images in [-1, 1] (black), not mid-gray
+STANDARD_AUGMENTATION = v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), fill=-1.0)
 
 
 def labels_of(dataset) -> torch.Tensor:
@@ -140,6 +141,9 @@ def verdict(result: dict) -> str:
     base, gan = result["accuracy/real_only"], result["accuracy/real_plus_gan"]
     gain = gan["mean"] - base["mean"]
     noise = max(base["std"], gan["std"])
+    if len(base["runs"]) < 2:
+        return (f"GAN samples changed accuracy by {100 * gain:+.1f} points over real images alone; one seed gives no "
+                "spread to judge it against (set augment.seeds to several)")
     if gain > noise:
         return f"GAN samples helped: +{100 * gain:.1f} accuracy points over real images alone (seed std {100 * noise:.1f})"
     return (f"GAN samples did not help: {100 * gain:+.1f} accuracy points over real images alone, within or below "

@@ -4,13 +4,14 @@ for Human eYe Perceptual Evaluation of Generative Models").
 A self-contained page, ``out_dir/index.html``, shows a shuffled mix of ``hype.num_real`` real validation
 images and ``hype.num_fake`` generated ones, one at a time and without a time limit; the evaluator answers
 real or fake (buttons, or keys R / F). At the end the page shows and offers for download the HYPE-infinity
-score, the error rate over all images (fakes judged real and reals judged fake; 50 % means
+score, the error rate of the balanced set (the mean of the error rates on fakes judged real and on reals
+judged fake, i.e. the share of wrong judgments when both are equally many, as in the paper; 50 % means
 indistinguishable from real), the error rates on fakes and on reals, and 95 % bootstrap intervals
 (fakes and reals resampled separately, ``hype.bootstrap`` rounds).
 
-With ``hype.serve=true`` the page is served on http://127.0.0.1:<hype.port>/ and posts its judgments back:
-they are scored again here and written to ``out_dir/hype_results.json``, and the task returns once a
-session is complete. ``hype.results=FILE`` scores a downloaded results file. The page holds the answers
+With ``hype.serve=true`` the page is served on http://127.0.0.1:<hype.port>/ (the page and its images
+only) and posts its judgments back with a per-page token: a complete session is scored again here, with
+the truth kept server-side, and written to ``out_dir/hype_results.json``; the task returns then. ``hype.results=FILE`` scores a downloaded results file. The page holds the answers
 (base64-encoded so they are not read by accident): give evaluators the page, not its source.
 """
 
@@ -38,18 +39,26 @@ from gan_experiments.tools.common import datamodule_of
 
 PAGE = Path(__file__).with_name("hype_page.html")
 RESULTS = "hype_results.json"
+SESSION = "hype_session.json"  # the token and the truth, read by the server (never served)
+MAX_BODY = 2**20
 
 
 def error_rates(judgments: list[dict]) -> dict[str, float | None]:
-    """HYPE-infinity (share of wrong judgments) and the error rates on fakes (judged real) and reals."""
+    """The error rates on fakes (judged real) and on reals (judged fake), and HYPE-infinity: the error rate
+    of a balanced set, their mean (the share of wrong judgments when fakes and reals are equally many)."""
     def mean(values):
         return float(np.mean(values)) if values else None
 
-    return {
-        "hype_infinity": mean([j["answer"] != j["truth"] for j in judgments]),
-        "error_on_fakes": mean([j["answer"] == "real" for j in judgments if j["truth"] == "fake"]),
-        "error_on_reals": mean([j["answer"] == "fake" for j in judgments if j["truth"] == "real"]),
-    }
+    fakes = mean([j["answer"] == "real" for j in judgments if j["truth"] == "fake"])
+    reals = mean([j["answer"] == "fake" for j in judgments if j["truth"] == "real"])
+    both = [rate for rate in (fakes, reals) if rate is not None]
+    return {"hype_infinity": float(np.mean(both)) if both else None, "error_on_fakes": fakes, "error_on_reals": reals}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The page's rule (so both agree): the value at index floor(q * n) of the sorted values."""
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
 
 
 def hype_scores(judgments: list[dict], rounds: int = 1000, seed: int = 0) -> dict:
@@ -65,8 +74,7 @@ def hype_scores(judgments: list[dict], rounds: int = 1000, seed: int = 0) -> dic
         for key, value in error_rates(draw).items():
             if value is not None:
                 samples[key].append(value)
-    intervals = {key: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None
-                 for key, v in samples.items()}
+    intervals = {key: [percentile(v, 0.025), percentile(v, 0.975)] if v else None for key, v in samples.items()}
     return {**error_rates(judgments), "ci95": intervals, "judged": len(judgments), "bootstrap_rounds": rounds}
 
 
@@ -90,42 +98,79 @@ def write_page(module, datamodule, out_dir: Path, num_real: int, num_fake: int, 
             name = f"images/{secrets.token_hex(6)}.png"  # the name says nothing about the source
             save_image(image, out_dir / name, normalize=True, value_range=(-1, 1))
             items.append({"src": name, "truth": truth})
-    order = torch.randperm(len(items), generator=gen).tolist()
-    encoded = base64.b64encode(json.dumps([items[i] for i in order]).encode()).decode()
-    page = PAGE.read_text().replace("__ITEMS__", encoded).replace("__BOOTSTRAP__", str(int(rounds)))
+    items = [items[i] for i in torch.randperm(len(items), generator=gen).tolist()]
+    token = secrets.token_hex(16)  # a results post must come from this page
+    write_json_atomic(out_dir / SESSION, {"token": token, "items": items})
+    encoded = base64.b64encode(json.dumps(items).encode()).decode()
+    page = (PAGE.read_text().replace("__ITEMS__", encoded).replace("__BOOTSTRAP__", str(int(rounds)))
+            .replace("__TOKEN__", token))
     (out_dir / "index.html").write_text(page)
     return out_dir / "index.html"
 
 
 class ResultsHandler(SimpleHTTPRequestHandler):
-    """Serves the page's folder; POST /results scores the judgments and writes hype_results.json."""
+    """Serves the page and its images only (no listings, no other file); POST /results takes a complete
+    session from this page (its token, every image judged once, same-origin), scores it with the truth
+    kept here, and writes hype_results.json."""
 
     def __init__(self, *args, out_dir: Path, rounds: int, done: threading.Event, **kwargs):
         self.out_dir, self.rounds, self.done = out_dir, rounds, done
+        self.session = json.loads((out_dir / SESSION).read_text())
         super().__init__(*args, directory=str(out_dir), **kwargs)
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
-        if self.path.rstrip("/").rsplit("/", 1)[-1] != "results":
+    def _local(self) -> bool:
+        """The request names this server (no DNS rebinding) and, if it says, comes from its own page."""
+        port = self.server.server_address[1]
+        hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        origin = self.headers.get("Origin")
+        return self.headers.get("Host") in hosts and (origin is None or origin in {f"http://{h}" for h in hosts})
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server naming
+        path = self.path.split("?", 1)[0]
+        served = {"/", "/index.html"} | {"/" + item["src"] for item in self.session["items"]}
+        if not self._local() or path not in served:
             self.send_error(404)
             return
-        try:
-            page = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            scores = hype_scores(page["judgments"], self.rounds)
-        except (ValueError, KeyError, ConfigError) as err:
-            self.send_error(400, f"not HYPE results: {err}")
+        if path == "/":
+            self.path = "/index.html"
+        super().do_GET()
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = self.headers.get("Content-Length", "")
+        if not self._local() or self.path != "/results":
+            self.send_error(403 if self.path == "/results" else 404)
             return
-        write_json_atomic(self.out_dir / RESULTS, {**scores, "page": {k: v for k, v in page.items() if k != "judgments"},
-                                                   "judgments": page["judgments"]})
+        if not length.isdigit() or int(length) > MAX_BODY:
+            self.send_error(413, "results must come with a Content-Length of at most 1 MiB")
+            return
+        try:
+            judgments = self._checked_judgments(json.loads(self.rfile.read(int(length))))
+        except (ValueError, KeyError, TypeError) as err:
+            self.send_error(400, f"not a complete HYPE session of this page: {err}")
+            return
+        write_json_atomic(self.out_dir / RESULTS, {**hype_scores(judgments, self.rounds), "judgments": judgments})
         self.send_response(200)
         self.end_headers()
         self.done.set()
+
+    def _checked_judgments(self, posted: dict) -> list[dict]:
+        """The posted answers with the truth of this session; every served image judged exactly once."""
+        if not isinstance(posted, dict) or posted.get("token") != self.session["token"]:
+            raise ValueError("wrong or missing token")
+        truth = {item["src"]: item["truth"] for item in self.session["items"]}
+        answers = {j["image"]: j["answer"] for j in posted["judgments"]}
+        if sorted(answers) != sorted(truth) or len(posted["judgments"]) != len(truth):
+            raise ValueError(f"{len(answers)} distinct images judged, the page shows {len(truth)}")
+        if any(answer not in ("real", "fake") for answer in answers.values()):
+            raise ValueError("answers must be real or fake")
+        return [{"image": src, "truth": truth[src], "answer": answers[src]} for src in truth]
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet: one line per image otherwise
         pass
 
 
 def serve(out_dir: Path, port: int, rounds: int) -> tuple[ThreadingHTTPServer, threading.Event]:
-    """Serve ``out_dir`` on 127.0.0.1:``port`` (0: any free port) in a background thread."""
+    """Serve the page of ``out_dir`` on 127.0.0.1:``port`` (0: any free port) in a background thread."""
     done = threading.Event()
     server = ThreadingHTTPServer(("127.0.0.1", port), partial(ResultsHandler, out_dir=out_dir, rounds=rounds, done=done))
     threading.Thread(target=server.serve_forever, daemon=True).start()
