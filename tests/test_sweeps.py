@@ -98,3 +98,23 @@ def test_optuna_search_tunes_the_cycle_weights(tmp_path, shared_data):
     assert set(best["best_params"]) == {"model.lambda_cycle", "model.lambda_identity"}
     assert best["best_value"] > 0
     assert len([p for p in tmp_path.iterdir() if p.is_dir() and p.name.isdigit()]) == 2
+
+
+def test_a_job_that_left_no_result_counts_as_lost(tmp_path):
+    """A job killed from outside (no job_status.json, only Hydra's .hydra/ folder) is a failure too."""
+    from omegaconf import OmegaConf
+
+    from gan_experiments.sweeps import SweepSummary
+
+    for job, overrides in ((0, ["seed=1"]), (1, ["seed=2"])):
+        (tmp_path / str(job) / ".hydra").mkdir(parents=True)
+        (tmp_path / str(job) / ".hydra/overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (tmp_path / "0/job_status.json").write_text(json.dumps(
+        {"job": 0, "overrides": "seed=1", "output_dir": str(tmp_path / "0"), "status": "completed"}))
+    with pytest.raises(SystemExit) as stopped:
+        SweepSummary().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
+    assert stopped.value.code == 1
+    summary = json.loads((tmp_path / "sweep_summary.json").read_text())
+    assert (summary["completed"], summary["failed"]) == (1, 1)
+    assert summary["jobs"][1] | {"error": None} == {"job": 1, "overrides": "seed=2", "output_dir": str(tmp_path / "1"),
+                                                    "status": "lost", "error": None}
