@@ -78,17 +78,24 @@ def main() -> None:
     args = parser.parse_args()
     path = HERE / "results.json"
     previous = json.loads(path.read_text()) if path.exists() else {"benchmarks": {}}
-    benchmarks = {**previous.get("benchmarks", {}), **{script: run(script) for script in args.only}}
+    benchmarks = dict(previous.get("benchmarks", {}))
+    for script in args.only:  # saved after every script: an interrupted run keeps what it measured
+        benchmarks[script] = run(script)
+        save(path, benchmarks, readme=not args.no_readme)
+    if any(benchmarks[script]["returncode"] for script in args.only):
+        raise SystemExit(1)
+
+
+def save(path: Path, benchmarks: dict, readme: bool) -> None:
+    """results.json (earlier entries of scripts not rerun are kept, with their own dates) and the README."""
     results = {"date": datetime.date.today().isoformat(), "machine": machine(), "versions": versions(),
                "benchmarks": {s: benchmarks[s] for s in SCRIPTS if s in benchmarks}}
     path.write_text(json.dumps(results, indent=2) + "\n")
-    if not args.no_readme:
-        readme = (HERE / "README.md").read_text()
-        head, _, rest = readme.partition(START)
+    if readme:
+        text = (HERE / "README.md").read_text()
+        head, _, rest = text.partition(START)
         tail = rest.partition(END)[2] if rest else ""
         (HERE / "README.md").write_text(head.rstrip() + "\n\n" + render(results) + tail)
-    if any(entry["returncode"] for entry in benchmarks.values()):
-        raise SystemExit(1)
 
 
 if __name__ == "__main__":
