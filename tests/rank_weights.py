@@ -48,3 +48,17 @@ class RaiseOutOfMemory(Callback):
         import torch
 
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.1 GiB total)")
+
+
+class RecordGradNorms(Callback):
+    """After each batch, the 2-norm of the gradients each optimizer just applied (G's and D's)."""
+
+    norms: list = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        import torch
+
+        for optimizer in trainer.optimizers:
+            grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+            if grads:
+                RecordGradNorms.norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))

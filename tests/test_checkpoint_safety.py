@@ -143,3 +143,18 @@ def test_training_uses_the_atomic_checkpoint_io(tmp_path):
 
     trainer = build(compose_train([*FAST], tmp_path).trainer, "trainer")
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_gradient_norms_are_clipped(tmp_path, precision):
+    from tests.rank_weights import RecordGradNorms
+
+    RecordGradNorms.norms = []
+    overrides = [*FAST, *SMALL_IMAGES, *small_networks("dcgan"), "loss=wgan_gp", "loss.n_critic=1",
+                 f"trainer.precision={precision}", "callbacks.gradient_clipping.max_norm=0.05",
+                 "+callbacks.record._target_=tests.rank_weights.RecordGradNorms"]
+    train(compose_train(overrides, tmp_path))
+    assert len(RecordGradNorms.norms) == 8 and max(RecordGradNorms.norms) <= 0.05 * (1 + 1e-3)
+    RecordGradNorms.norms = []
+    train(compose_train([o for o in overrides if "max_norm" not in o], tmp_path / "unclipped"))
+    assert max(RecordGradNorms.norms) > 0.05  # the bound was active
