@@ -122,12 +122,12 @@ def augmentation_study(cfg: DictConfig) -> dict:
         for n in counts:
             fake_x, fake_y = generated(module, n, classes, a.truncation, seed)
             mixed_x, mixed_y = torch.cat([real_x, fake_x]), torch.cat([real_y, fake_y])
-            curve[n].append(score(mixed_x, mixed_y, False))
+            curve[n].append(score(mixed_x, mixed_y, augment=False))
             if n == a.fake_per_class:
                 runs["real_plus_gan"].append(curve[n][-1])
-                runs["real_plus_both"].append(score(mixed_x, mixed_y, True))
-        runs["real_only"].append(curve[0][-1] if 0 in curve else score(real_x, real_y, False))
-        runs["real_std_aug"].append(score(real_x, real_y, True))
+                runs["real_plus_both"].append(score(mixed_x, mixed_y, augment=True))
+        runs["real_only"].append(curve[0][-1] if 0 in curve else score(real_x, real_y, augment=False))
+        runs["real_std_aug"].append(score(real_x, real_y, augment=True))
     result = {f"accuracy/{name}": summary(values) for name, values in runs.items()}
     result["curve"] = [{"fake_per_class": n, **summary(curve[n])} for n in counts]
     result |= {"real_per_class": a.real_per_class, "fake_per_class": a.fake_per_class, "seeds": list(a.seeds),
