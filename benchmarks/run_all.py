@@ -3,6 +3,7 @@
 tables of ``benchmarks/README.md`` (between its ``results`` markers; the prose sections stay as written).
 
     python benchmarks/run_all.py [--only overhead memory ...] [--no-readme]
+    python benchmarks/run_all.py --render      # only re-render the README tables from results.json
 """
 
 from __future__ import annotations
@@ -66,8 +67,13 @@ def render(results: dict) -> str:
              f"{m['torch_threads']} torch threads, GPU: {m['gpu'] or 'none'}; "
              + ", ".join(f"{k} {x}" for k, x in v.items()) + ". Raw figures: `benchmarks/results.json`."]
     for script, entry in results["benchmarks"].items():
-        body = table(entry["rows"]) if entry["rows"] else f"(failed: exit {entry['returncode']})"
-        parts.append(f"### `{script}.py` ({entry['date']}, {entry['seconds']} s)\n\n{body}")
+        parts.append(f"### `{script}.py` ({entry['date']}, {entry['seconds']} s)")
+        kinds = dict.fromkeys(row.get("benchmark", script) for row in entry["rows"])
+        for kind in kinds:  # one table per kind of row (e.g. per-run rows, then the summary)
+            rows = [row for row in entry["rows"] if row.get("benchmark", script) == kind]
+            parts.append((f"`{kind}`:\n\n" if len(kinds) > 1 else "") + table(rows))
+        if not entry["rows"]:
+            parts.append(f"(failed: exit {entry['returncode']})")
     return "\n\n".join(parts + [END])
 
 
@@ -75,10 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=SCRIPTS, default=list(SCRIPTS))
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--render", action="store_true", help="only rewrite the README tables from results.json")
     args = parser.parse_args()
     path = HERE / "results.json"
     previous = json.loads(path.read_text()) if path.exists() else {"benchmarks": {}}
     benchmarks = dict(previous.get("benchmarks", {}))
+    if args.render:
+        return write_readme(previous)
     for script in args.only:  # saved after every script: an interrupted run keeps what it measured
         benchmarks[script] = run(script)
         save(path, benchmarks, readme=not args.no_readme)
@@ -92,10 +101,15 @@ def save(path: Path, benchmarks: dict, readme: bool) -> None:
                "benchmarks": {s: benchmarks[s] for s in SCRIPTS if s in benchmarks}}
     path.write_text(json.dumps(results, indent=2) + "\n")
     if readme:
-        text = (HERE / "README.md").read_text()
-        head, _, rest = text.partition(START)
-        tail = rest.partition(END)[2] if rest else ""
-        (HERE / "README.md").write_text(head.rstrip() + "\n\n" + render(results) + tail)
+        write_readme(results)
+
+
+def write_readme(results: dict) -> None:
+    """Replace the README's text between the results markers (or append it) with ``render(results)``."""
+    text = (HERE / "README.md").read_text()
+    head, _, rest = text.partition(START)
+    tail = rest.partition(END)[2] if rest else ""
+    (HERE / "README.md").write_text(head.rstrip() + "\n\n" + render(results) + tail)
 
 
 if __name__ == "__main__":
