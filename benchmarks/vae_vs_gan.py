@@ -1,7 +1,7 @@
 """The VAE baseline against DCGAN: fidelity (FID, precision) and diversity (recall) on three datasets.
 
 For each dataset, two ``python train.py`` runs with the same data, seed, epochs and metric settings,
-``model=dcgan`` (BCE, Adam 2e-4 (0.5, 0.999)) and ``model=vae`` (negative ELBO, sigma 0.1, beta 1, Adam
+``model=dcgan`` (BCE, Adam 2e-4 (0.5, 0.999)) and ``model=vae`` (negative ELBO, sigma 1, beta 1, Adam
 1e-3); both networks are DCGAN-sized (the VAE's decoder is DCGAN's generator, its encoder DCGAN's
 discriminator trunk). Metrics once, after the last epoch: 5,000 samples against the validation split in
 the feature space of the dataset's own classifier (digit classes, or CelebA's 40 attributes; named in

@@ -19,7 +19,7 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
 
 
 def negative_elbo(x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                  sigma: float = 0.1, beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  sigma: float = 1.0, beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, reconstruction, kl), each the batch mean of the per-image sums; x, x_hat [N, ...]."""
     reconstruction = (x - x_hat).pow(2).flatten(1).sum(dim=1).mean() / (2 * sigma**2)
     kl = kl_to_standard_normal(mu, logvar).mean()

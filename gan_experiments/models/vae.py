@@ -25,7 +25,7 @@ class VAEModule(LightningModule):
     loss group's generator optimizer (``loss.optimizer_g``), used for encoder and decoder together."""
 
     def __init__(self, encoder: ConvEncoder, decoder: nn.Module, optimizer_g: OptimizerFactory,
-                 sigma: float = 0.1, beta: float = 1.0):
+                 sigma: float = 1.0, beta: float = 1.0):
         super().__init__()
         if encoder.latent_dim != decoder.latent_dim:
             raise ValueError(f"model.encoder.latent_dim={encoder.latent_dim} must equal "
