@@ -1,4 +1,4 @@
-"""Where a run writes: only its run directory, the data root and the two documented caches.
+"""Where a run writes: only its run directory, the data root and the caches the README documents.
 
 ``train.py`` (W&B offline, metrics with the digits classifier) and ``evaluate.py task=samples`` run as a
 user would, from an empty working directory with their own HOME, caches and temp dir; afterwards every
