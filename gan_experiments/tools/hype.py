@@ -9,15 +9,18 @@ judged fake, i.e. the share of wrong judgments when both are equally many, as in
 indistinguishable from real), the error rates on fakes and on reals, and 95 % bootstrap intervals
 (fakes and reals resampled separately, ``hype.bootstrap`` rounds).
 
-With ``hype.serve=true`` the page is served on http://127.0.0.1:<hype.port>/ (the page and its images
-only) and posts its judgments back with a per-page token: a complete session is scored again here, with
-the truth kept server-side, and written to ``out_dir/hype_results.json``; the task returns then. ``hype.results=FILE`` scores a downloaded results file. The page holds the answers
-(base64-encoded so they are not read by accident): give evaluators the page, not its source.
+With ``hype.serve=true`` the page is served on http://127.0.0.1:<hype.port>/ (``hype.port=0``: any free port,
+printed; the page and its images only, by GET or HEAD) and posts its judgments back with a per-page token: a
+complete session is scored again here, with the truth kept server-side, and written to
+``out_dir/hype_results.json``; the task returns then. ``hype.results=FILE`` scores a downloaded results file.
+The page holds the answers (base64-encoded so they are not read by accident): give evaluators the page, not
+its source.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import secrets
 import threading
@@ -125,15 +128,26 @@ class ResultsHandler(SimpleHTTPRequestHandler):
         origin = self.headers.get("Origin")
         return self.headers.get("Host") in hosts and (origin is None or origin in {f"http://{h}" for h in hosts})
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server naming
+    def _served(self) -> bool:
+        """The request names this server and one of its files (else a 404, whether the file exists or not)."""
         path = self.path.split("?", 1)[0]
         served = {"/", "/index.html"} | {"/" + item["src"] for item in self.session["items"]}
         if not self._local() or path not in served:
             self.send_error(404)
-            return
+            return False
         if path == "/":
             self.path = "/index.html"
-        super().do_GET()
+        return True
+
+    # GET and HEAD (the methods SimpleHTTPRequestHandler answers) follow the same rules, and POST its own;
+    # any other method gets 501 from BaseHTTPRequestHandler.
+    def do_GET(self) -> None:  # noqa: N802 - the http.server naming
+        if self._served():
+            super().do_GET()
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        if self._served():
+            super().do_HEAD()
 
     def do_POST(self) -> None:  # noqa: N802
         length = self.headers.get("Content-Length", "")
@@ -145,6 +159,9 @@ class ResultsHandler(SimpleHTTPRequestHandler):
             return
         try:
             judgments = self._checked_judgments(json.loads(self.rfile.read(int(length))))
+        except RecursionError:
+            self.send_error(400, "results JSON nested too deeply")
+            return
         except (ValueError, KeyError, TypeError) as err:
             self.send_error(400, f"not a complete HYPE session of this page: {err}")
             return
@@ -169,33 +186,75 @@ class ResultsHandler(SimpleHTTPRequestHandler):
         pass
 
 
+def bind(out_dir: Path, port, rounds: int) -> tuple[ThreadingHTTPServer, threading.Event]:
+    """A server for the page of ``out_dir``, bound to 127.0.0.1:``port`` (0: any free port) but not yet
+    serving; a ``ConfigError`` naming hype.port if the port is invalid or taken."""
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ConfigError(f"hype.port={port!r} must be an integer in 0..65535 (0: any free port)")
+    done = threading.Event()
+    handler = partial(ResultsHandler, out_dir=out_dir, rounds=rounds, done=done)
+    try:
+        return ThreadingHTTPServer(("127.0.0.1", port), handler), done
+    except OSError as err:
+        reason = "in use by another process" if err.errno == errno.EADDRINUSE else err.strerror
+        raise ConfigError(f"hype.port={port}: cannot listen on 127.0.0.1:{port} ({reason}); stop what uses it, "
+                          "choose another port, or pass hype.port=0 for any free one") from err
+
+
 def serve(out_dir: Path, port: int, rounds: int) -> tuple[ThreadingHTTPServer, threading.Event]:
     """Serve the page of ``out_dir`` on 127.0.0.1:``port`` (0: any free port) in a background thread."""
-    done = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", port), partial(ResultsHandler, out_dir=out_dir, rounds=rounds, done=done))
+    server, done = bind(out_dir, port, rounds)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, done
+
+
+def read_results(value, rounds: int) -> dict:
+    """The scores of a results file the page let the evaluator download; a ``ConfigError`` naming
+    hype.results and the file if it is missing or not such a file."""
+    path = Path(str(value)).expanduser()
+    expected = 'pass the hype_results.json the page let you download, {"judgments": [{image, truth, answer}, ...]}'
+    if not path.is_file():
+        raise ConfigError(f"hype.results={path} does not exist or is not a file; {expected}")
+    try:
+        judgments = json.loads(path.read_text())["judgments"]
+    except (OSError, ValueError, RecursionError) as err:  # unreadable, not UTF-8, not JSON, nested too deeply
+        raise ConfigError(f"hype.results={path} is not a JSON file ({err}); {expected}") from err
+    except (KeyError, TypeError) as err:  # JSON, but not an object with judgments
+        raise ConfigError(f"hype.results={path} holds no judgments; {expected}") from err
+    if not isinstance(judgments, list) or not all(isinstance(j, dict) for j in judgments):
+        raise ConfigError(f"hype.results={path}: judgments is not a list of objects; {expected}")
+    try:
+        return hype_scores(judgments, rounds)
+    except ConfigError as err:
+        raise ConfigError(f"hype.results={path}: {err}") from err
 
 
 def hype(cfg: DictConfig) -> dict:
     h, out_dir = cfg.hype, Path(cfg.out_dir)
     if h.get("results"):
-        path = Path(h.results).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"hype.results={path} does not exist; pass the JSON the page let you download")
-        return hype_scores(json.loads(path.read_text())["judgments"], h.bootstrap)
+        return read_results(h.results, h.bootstrap)
     if not cfg.get("ckpt"):
         raise ConfigError("task=hype needs ckpt=PATH (to write a page) or hype.results=FILE (to score one)")
-    module, run_config = load_module(cfg.ckpt)
-    page = write_page(module, datamodule_of(cfg, run_config), out_dir, h.num_real, h.num_fake, cfg.seed, h.bootstrap)
     if not h.serve:
+        page = write_hype_page(cfg)
         return {"page": str(page), "images": h.num_real + h.num_fake,
                 "next": f"open {page} in a browser, judge every image, download the results and score them with "
                         "task=hype hype.results=FILE (or use hype.serve=true)"}
-    server, done = serve(out_dir, h.port, h.bootstrap)
-    print(f"HYPE page: http://127.0.0.1:{server.server_address[1]}/index.html (waiting for a complete session)")
-    try:
-        done.wait()
-    finally:
-        server.shutdown()
+    server, done = bind(out_dir, h.port, h.bootstrap)  # first: an invalid or busy port fails before any work
+    with server:  # closes the socket
+        write_hype_page(cfg)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        print(f"HYPE page: http://127.0.0.1:{server.server_address[1]}/index.html (waiting for a complete session)")
+        try:
+            done.wait()
+        finally:
+            server.shutdown()
     return json.loads((out_dir / RESULTS).read_text())
+
+
+def write_hype_page(cfg: DictConfig) -> Path:
+    """``write_page`` for the checkpoint ``cfg.ckpt`` (loaded here) into ``cfg.out_dir``."""
+    h = cfg.hype
+    module, run_config = load_module(cfg.ckpt)
+    return write_page(module, datamodule_of(cfg, run_config), Path(cfg.out_dir), h.num_real, h.num_fake, cfg.seed,
+                      h.bootstrap)
