@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 
 import torch
@@ -32,7 +33,7 @@ def out_of_memory_advice(err: torch.OutOfMemoryError, cfg: DictConfig | None) ->
 
 @contextlib.contextmanager
 def report_user_errors(cfg: DictConfig | None = None):
-    """Print a config, data, diverged-training or out-of-memory error as ``error: <message>`` on stderr
+    """Print a config, data, diverged-training, out-of-memory or disk-full error as ``error: <message>`` on stderr
     and exit with status 2 (``cfg``, when given, fills in the current values in the advice)."""
     try:
         yield
@@ -42,3 +43,17 @@ def report_user_errors(cfg: DictConfig | None = None):
     except torch.OutOfMemoryError as err:
         print(f"error: {out_of_memory_advice(err, cfg)}", file=sys.stderr)
         raise SystemExit(2) from None
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        print(f"error: {no_space_advice(err, cfg)}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def no_space_advice(err: OSError, cfg: DictConfig | None) -> str:
+    """Where the disk filled up (the file, else the run directory) and what to do."""
+    run_dir = OmegaConf.select(cfg, "paths.output_dir", default=None) if cfg is not None else None
+    where = err.filename or run_dir or "the run directory"
+    return (f"no space left on the device while writing {where}; free some space, or write runs elsewhere "
+            "with paths.log_dir=DIR (or hydra.run.dir=DIR). Checkpoints are written atomically: the last "
+            "complete one is intact")

@@ -9,18 +9,19 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import pickle
 import random
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
 from lightning.pytorch.loggers import Logger, WandbLogger
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 
 from gan_experiments.callbacks import EpochSeed, RunConfig
@@ -29,6 +30,8 @@ from gan_experiments.config import ConfigError, check_multirun_strategy, validat
 from gan_experiments.data import GANDataModule
 from gan_experiments.loggers import offline_wandb_runs
 from gan_experiments.losses import GANLoss
+from gan_experiments.run_dir import RunDirLock, check_new_run, checkpoints_in
+from gan_experiments.tools.checkpoints import read_checkpoint
 
 
 def build(cfg: DictConfig, what: str, **kwargs) -> Any:
@@ -102,19 +105,66 @@ def data_order_seed(seed: int | None) -> int:
     return int(os.environ.setdefault(UNSEEDED_DATA_SEED, str(random.SystemRandom().randrange(2**31))))
 
 
-def resume_path(ckpt_path: str | None, output_dir: Path) -> str | None:
-    """``ckpt_path``, where ``auto`` means the newest checkpoint of this run directory (``checkpoints/*.ckpt``,
-    or a Lightning SLURM ``hpc_ckpt_*.ckpt``), or a fresh start when there is none: a requeued job, or
-    ``python train.py ckpt_path=auto hydra.run.dir=<run dir>``, continues where its run stopped."""
+def check_fits(checkpoint: dict, module: L.LightningModule, source: str) -> None:
+    """Refuse a checkpoint whose weights do not fit ``module`` (another model or other sizes), or that holds
+    non-finite weights or optimizer state (the run had diverged when it was written)."""
+    stored, expected = checkpoint["state_dict"], module.state_dict()
+    wrong = [f"{k} missing" for k in expected if k not in stored][:2]
+    wrong += [f"{k} unexpected" for k in stored if k not in expected][:2]
+    wrong += [f"{k} is {list(getattr(stored[k], 'shape', []))} there, {list(v.shape)} here"
+              for k, v in expected.items() if k in stored and getattr(stored[k], "shape", None) != v.shape][:2]
+    if wrong:
+        raise ConfigError(f"{source} was written by another model than this run's ({'; '.join(wrong)}): resume "
+                          "with the settings it was trained with (its run's .hydra/config.yaml), or start a new run")
+    bad = [name for name, tensor in _tensors(checkpoint.get("state_dict"), "state_dict")
+           + _tensors(checkpoint.get("optimizer_states"), "optimizer_states")
+           if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise ConfigError(f"{source} holds non-finite values ({', '.join(bad[:3])}): the run had diverged when it "
+                          "was written; resume from an earlier checkpoint or start a new run")
+
+
+def _tensors(node: Any, where: str) -> list[tuple[str, torch.Tensor]]:
+    if isinstance(node, torch.Tensor):
+        return [(where, node)]
+    if isinstance(node, dict):
+        return [t for k, v in node.items() for t in _tensors(v, f"{where}.{k}")]
+    if isinstance(node, (list, tuple)):
+        return [t for i, v in enumerate(node) for t in _tensors(v, f"{where}[{i}]")]
+    return []
+
+
+def resume_path(ckpt_path: str | None, output_dir: Path, module: L.LightningModule,
+                allow_targets: Sequence[str] = ()) -> str | None:
+    """The checkpoint to resume from, checked to load safely and to fit ``module``. ``ckpt_path=auto``
+    means the newest checkpoint of this run directory (``checkpoints/*.ckpt``, or a Lightning SLURM
+    ``hpc_ckpt_*.ckpt``) that passes those checks (newer ones that fail are named and skipped), or a fresh
+    start when there is none: a requeued job, or ``python train.py ckpt_path=auto hydra.run.dir=<run dir>``,
+    continues where its run stopped."""
+    def checked(path: str | Path) -> str:
+        check_fits(read_checkpoint(path, key="ckpt_path", allow_targets=allow_targets), module, f"ckpt_path={path}")
+        return str(path)
+
     if ckpt_path != "auto":
-        return ckpt_path
-    candidates = [*output_dir.glob("checkpoints/*.ckpt"), *output_dir.glob("hpc_ckpt_*.ckpt")]
+        return ckpt_path if ckpt_path is None else checked(ckpt_path)
+    candidates = checkpoints_in(output_dir)
     if not candidates:
         rank_zero_info(f"ckpt_path=auto: no checkpoint in {output_dir}, starting a new run")
         return None
-    newest = max(candidates, key=lambda path: path.stat().st_mtime)
-    rank_zero_info(f"ckpt_path=auto: resuming from {newest}")
-    return str(newest)
+    refused = []
+    for candidate in candidates:
+        try:
+            path = checked(candidate)
+        except ConfigError as err:
+            refused.append(str(err))
+            continue
+        if refused:
+            rank_zero_warn(f"ckpt_path=auto: skipped {len(refused)} newer checkpoint(s) that do not load "
+                           f"({'; '.join(refused)}); resuming from {path}")
+        else:
+            rank_zero_info(f"ckpt_path=auto: resuming from {path}")
+        return path
+    raise ConfigError(f"ckpt_path=auto: no checkpoint in {output_dir} can be resumed: {'; '.join(refused)}")
 
 
 @rank_zero_only
@@ -130,7 +180,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     validate(cfg)
     check_multirun_strategy(cfg)
     output_dir = Path(cfg.paths.output_dir)
-    ckpt_path = resume_path(cfg.get("ckpt_path"), output_dir)
+    check_new_run(output_dir, cfg.get("ckpt_path"), bool(cfg.get("overwrite")))
+    with RunDirLock(output_dir):
+        return _train(cfg, output_dir)
+
+
+def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     save_config(cfg, output_dir)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -140,6 +195,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if rank_zero_only.rank == 0:
         datamodule.prepare_data()  # missing data fails here, before any run folder content or W&B run
     module = build_module(cfg)
+    ckpt_path = resume_path(cfg.get("ckpt_path"), output_dir, module, tuple(cfg.get("allow_targets") or ()))
     loggers = build_loggers(cfg)
     callbacks = build_callbacks(cfg, have_logger=bool(loggers))
     for callback in callbacks:  # callbacks that depend on the data check it before training starts
@@ -156,9 +212,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             # EpochShuffle continues a mid-epoch checkpoint with the unseen batches of its epoch
             warnings.filterwarnings("ignore", message=".*checkpoint that ended before the epoch ended.*")
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ConfigError(f"ckpt_path={ckpt_path} does not load safely (it holds Python objects beyond tensors "
-                          f"and plain containers, which could run code): {str(err).splitlines()[0]}") from err
     finally:
         os.environ.pop(UNSEEDED_DATA_SEED, None)  # the next job of a multirun draws its own
         finish_wandb(loggers)

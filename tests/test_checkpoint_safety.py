@@ -2,6 +2,9 @@
 
 import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,7 +13,7 @@ from lightning import Callback
 from gan_experiments.config import ConfigError
 from gan_experiments.pipeline import train
 from gan_experiments.tools.checkpoints import load_module
-from tests.helpers import FAST, SMALL_IMAGES, compose_train, small_networks
+from tests.helpers import FAST, ROOT, SMALL_IMAGES, compose_train, small_networks
 
 
 class Exploit:
@@ -45,20 +48,117 @@ def test_pickled_code_is_refused_and_never_runs(good_checkpoint, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("key", ["model", "loss.optimizer_g", "data"])
-def test_foreign_targets_in_the_stored_config_are_refused(good_checkpoint, tmp_path, key):
-    checkpoint = {**good_checkpoint, "config": {**good_checkpoint["config"]}}
+def _with_node(checkpoint: dict, key: str, value) -> dict:
+    """A copy of ``checkpoint`` whose stored config has ``value`` at the dotted ``key``."""
+    checkpoint = {**checkpoint, "config": {**checkpoint["config"]}}
     node = checkpoint["config"]
     *parents, last = key.split(".")
     for part in parents:
         node[part] = dict(node[part])
         node = node[part]
-    node[last] = {"_target_": "os.system", "_args_": [f"touch {tmp_path / 'pwned'}"]}
+    node[last] = value
+    return checkpoint
+
+
+def _write_file_node(target: Path) -> dict:
+    """``Path(target).write_text(...)`` as Hydra nodes, reached through attribute paths of this package."""
+    return {"_target_": "gan_experiments.pipeline.Path.write_text",
+            "_args_": [{"_target_": "gan_experiments.pipeline.Path", "_args_": [str(target)]}, "import os  # pwned"]}
+
+
+# Each trick a crafted stored config can play, at the key where it sits. `marker` is a file it would write.
+TRICKS = {
+    "os_system_by_name": ("model", lambda marker: {"_target_": "os.system", "_args_": [f"touch {marker}"]}),
+    "attribute_path_to_path_write_text": ("loss.optimizer_g.lr", _write_file_node),
+    "attribute_path_to_torch_save": ("model.generator.latent_dim", lambda marker: {
+        "_target_": "torch.nn.modules.module.torch.save", "_args_": [{}, str(marker)]}),
+    "attribute_path_to_os_system": ("data.batch_size", lambda marker: {
+        "_target_": "gan_experiments.pipeline.os.system", "_args_": [f"touch {marker}"]}),
+    "builtins_exec": ("loss.criterion", lambda marker: {
+        "_target_": "builtins.exec", "_args_": [f"open({str(marker)!r}, 'w')"]}),
+    "globals_chain": ("model.discriminator.channels", lambda marker: {
+        "_target_": "gan_experiments.networks.DCGANGenerator.__init__.__globals__.get", "_args_": ["torch"]}),
+    "getattr_chain_to_a_foreign_class": ("model.generator", lambda marker: {
+        "_target_": "gan_experiments.pipeline.L.Trainer", "default_root_dir": str(marker)}),
+    "function_of_this_package_that_writes": ("model.generator.base_channels", lambda marker: {
+        "_target_": "gan_experiments.callbacks.metrics_json.write_json_atomic", "_args_": [
+            {"_target_": "gan_experiments.pipeline.Path", "_args_": [str(marker)]}, {}]}),
+    "class_of_this_package_of_another_kind": ("model.generator", lambda marker: {
+        "_target_": "gan_experiments.callbacks.MetricsJSON", "path": str(marker)}),
+    "target_in_a_list_item": ("model.discriminator.norm", lambda marker: [
+        "batch", {"_target_": "os.system", "_args_": [f"touch {marker}"]}]),
+    "partial_factory": ("loss.optimizer_d", lambda marker: {
+        "_target_": "gan_experiments.pipeline.os.system", "_partial_": True, "command": f"touch {marker}"}),
+    "env_resolver": ("data.root", lambda marker: "${oc.env:HOME}"),
+    "create_resolver_builds_a_node": ("model.generator.norm", lambda marker: (
+        "${oc.create:'{_target_: os.system, _args_: [touch " + str(marker) + "]}'}")),
+    "non_string_target": ("model.generator", lambda marker: {"_target_": {"nested": "os.system"}}),
+}
+
+
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_a_crafted_stored_config_is_refused_before_anything_is_built(good_checkpoint, tmp_path, trick):
+    key, make = TRICKS[trick]
+    marker = tmp_path / "pwned"
     path = tmp_path / "evil.ckpt"
-    torch.save(checkpoint, path)
-    with pytest.raises(ConfigError, match=f"{key}._target_=os.system"):
+    torch.save(_with_node(good_checkpoint, key, make(marker)), path)
+    with pytest.raises(ConfigError, match=rf"ckpt={path} asks to build what a checkpoint may not \({key}"):
         load_module(path)
-    assert not (tmp_path / "pwned").exists()
+    assert not marker.exists()
+
+
+def test_the_refusal_names_the_object_the_path_resolves_to(good_checkpoint, tmp_path):
+    path = tmp_path / "evil.ckpt"
+    torch.save(_with_node(good_checkpoint, "loss.optimizer_g.lr", _write_file_node(tmp_path / "x")), path)
+    with pytest.raises(ConfigError, match=r"resolves to the function pathlib\.Path\.write_text") as err:
+        load_module(path)
+    assert "allow_targets" in str(err.value)
+
+
+def test_evaluate_and_train_refuse_a_crafted_checkpoint_and_write_nothing(good_checkpoint, tmp_path):
+    """The issue's exploit end to end: evaluate.py task=samples would overwrite a module of the package."""
+    victim = tmp_path / "victim.py"
+    victim.write_text("original = True\n")
+    path = tmp_path / "evil.ckpt"
+    torch.save(_with_node(good_checkpoint, "loss.optimizer_g.lr", _write_file_node(victim)), path)
+    commands = {
+        "evaluate": ["evaluate.py", "task=samples", f"ckpt={path}", f"hydra.run.dir={tmp_path / 'eval'}"],
+        "train": ["train.py", f"ckpt_path={path}", "logger=none", "metrics=none", "trainer.max_epochs=1",
+                  f"hydra.run.dir={tmp_path / 'train'}"],
+    }
+    for name, command in commands.items():
+        done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert done.returncode == 2 and len(errors) == 1, (name, done.stderr[-2000:])
+        assert "asks to build what a checkpoint may not" in errors[0] and "Traceback" not in done.stderr
+        assert victim.read_text() == "original = True\n"
+    assert not list((tmp_path / "eval").rglob("*.png"))
+
+
+MY_MODULE = """
+import os
+from gan_experiments.networks import DCGANGenerator
+
+
+class MyGenerator(DCGANGenerator):
+    pass
+"""
+
+
+def test_a_users_own_module_is_built_only_when_allowed(good_checkpoint, tmp_path, monkeypatch):
+    (tmp_path / "my_gans.py").write_text(MY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    generator = {**good_checkpoint["config"]["model"]["generator"], "_target_": "my_gans.MyGenerator"}
+    path = tmp_path / "mine.ckpt"
+    torch.save(_with_node(good_checkpoint, "model.generator", generator), path)
+    with pytest.raises(ConfigError, match=r"model\.generator\._target_='my_gans.MyGenerator' is outside"):
+        load_module(path)
+    module, _ = load_module(path, allow_targets=["my_gans"])
+    assert type(module.generator).__name__ == "MyGenerator" and type(module.generator).__module__ == "my_gans"
+    # trusting a module does not trust what it imported
+    torch.save(_with_node(good_checkpoint, "model.generator", {"_target_": "my_gans.os.system", "_args_": ["true"]}), path)
+    with pytest.raises(ConfigError, match=r"resolves to the function posix\.system"):
+        load_module(path, allow_targets=["my_gans"])
 
 
 class PoisonGenerator(Callback):

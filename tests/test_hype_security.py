@@ -73,9 +73,9 @@ def test_a_deeply_nested_body_is_a_clear_400_and_the_server_keeps_serving(server
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if hype() gets as far as loading the checkpoint."""
-    def load_module(path):
+    def checkpoint_module(cfg):
         raise AssertionError("the checkpoint was loaded before the configuration was checked")
-    monkeypatch.setattr(hype_module, "load_module", load_module)
+    monkeypatch.setattr(hype_module, "checkpoint_module", checkpoint_module)
 
 
 def hype_cfg(tmp_path, *overrides):
@@ -99,7 +99,7 @@ def test_a_busy_port_is_refused_before_any_work(tmp_path, no_work):
 
 
 def test_port_0_serves_on_a_free_port_and_prints_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(hype_module, "load_module", lambda path: (None, None))
+    monkeypatch.setattr(hype_module, "checkpoint_module", lambda cfg: (None, None))
     monkeypatch.setattr(hype_module, "datamodule_of", lambda cfg, run_config: None)
     monkeypatch.setattr(hype_module, "write_page", lambda module, datamodule, out_dir, *args: write_site(out_dir))
     results = {}

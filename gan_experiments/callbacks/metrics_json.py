@@ -40,14 +40,23 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 class MetricsJSON(Callback):
-    """Rewrites ``path`` after every epoch, at the end of training, and after a crash."""
+    """Rewrites ``path`` after every epoch, at the end of training, and after a crash. A resumed run starts
+    from the file its earlier part wrote (a metric evaluated every few epochs keeps its last value until it
+    is evaluated again); nothing is written while nothing has been logged, so a run that fails before its
+    first value leaves no empty file (and a resumed one keeps its old file)."""
 
     def __init__(self, path: str):
         self.path = Path(path)
+        self.previous: dict = {}
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        resumed = trainer.global_step > 0
+        self.previous = json.loads(self.path.read_text()) if resumed and self.path.is_file() else {}
 
     @rank_zero_only
     def write(self, trainer: Trainer) -> None:
-        write_json_atomic(self.path, collect_metrics(trainer))
+        if trainer.callback_metrics:
+            write_json_atomic(self.path, dict(sorted((self.previous | collect_metrics(trainer)).items())))
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.write(trainer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 from lightning import Callback, LightningModule, Trainer
@@ -38,12 +39,17 @@ class NonFiniteLossGuard(Callback):
         self._buffers: dict[str, torch.Tensor] = {}
 
     def _stop(self, what: str, trainer: Trainer, batch_idx: int | None = None) -> None:
-        where = f" ({self.dirpath}/last.ckpt is the last good checkpoint)" if self.dirpath else ""
+        last = Path(self.dirpath) / "last.ckpt" if self.dirpath else None
+        if last is not None and last.is_file():
+            where, then = f" ({last} is the last good checkpoint)", ("; then resume with ckpt_path=auto (same "
+                                                                      f"hydra.run.dir) or ckpt_path={last}")
+        else:
+            where, then = " (no checkpoint had been written yet)", "; then start the run again"
         batch = f"batch {batch_idx} of " if batch_idx is not None else ""
         raise NonFiniteLossError(
             f"{what} at {batch}epoch {trainer.current_epoch} (optimizer step {trainer.global_step}); stopping{where}. "
             "Lower the learning rate (loss.optimizer_g.lr / loss.optimizer_d.lr), use trainer.precision=32-true, "
-            "or skip such steps with callbacks.nonfinite_guard.action=skip; then resume with ckpt_path=auto (same hydra.run.dir) or ckpt_path=<last.ckpt>")
+            f"or skip such steps with callbacks.nonfinite_guard.action=skip{then}")
 
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Optimizer) -> None:
         if self.action != "skip":

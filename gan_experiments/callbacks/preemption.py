@@ -60,7 +60,10 @@ class PreemptionCheckpoint(Callback):
         self._previous = {}
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """The run completed: its preemption checkpoint is stale and must not win a later ``ckpt_path=auto``."""
         self._restore_handlers()
+        if trainer.is_global_zero:
+            self.path.unlink(missing_ok=True)
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         self._restore_handlers()

@@ -34,8 +34,8 @@ class ReconstructionGrid(Callback):
         log_image_file(trainer, "reconstructions", path)
         return path
 
-    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.current_epoch == 0:
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.global_step == 0:  # the untrained model; a resumed run keeps its first grid
             self.save(trainer, pl_module, 0)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:

@@ -51,8 +51,32 @@ def _model_is(name: str) -> Callable[[DictConfig], bool]:
     return lambda cfg: str(OmegaConf.select(cfg, "model._target_", default="")).endswith(name)
 
 
+def _module_names(v: Any) -> bool:
+    return OmegaConf.is_list(v) and all(isinstance(m, str) and all(p.isidentifier() for p in m.split(".")) for m in v)
+
+
+def _not_a_file(v: Any) -> bool:
+    return v is None or not Path(str(v)).expanduser().is_file()
+
+
+# numpy's legacy seeding (and Lightning's seed_everything) take 0 <= seed < 2**32
 RULES = [
-    Rule("seed", lambda v: v is None or _int(v), "an integer or null"),
+    Rule("seed", lambda v: v is None or (_int(v) and 0 <= v < 2**32), "an integer in [0, 2**32 - 1], or null"),
+    Rule("overwrite", lambda v: isinstance(v, bool), "true or false"),
+    Rule("allow_targets", _module_names, "a list of module names, e.g. [my_gans] or [my_lab.models]"),
+    # evaluate.py's own options
+    Rule("out_dir", _not_a_file, "a folder to write images into (this is a file)"),
+    Rule("num_images", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    Rule("steps", lambda v: _int(v) and v >= 2, "an integer >= 2 (images along each interpolation, ends included)"),
+    Rule("draws", lambda v: _int(v) and v >= 2, "an integer >= 2 (noise draws per latent)"),
+    Rule("edit_steps", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    Rule("batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    Rule("purity_samples", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    Rule("augment.real_per_class", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    Rule("augment.fake_per_class", lambda v: _int(v) and v >= 0, "an integer >= 0"),
+    Rule("augment.steps", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    Rule("augment.seeds", lambda v: OmegaConf.is_list(v) and len(v) >= 1 and all(_int(x) for x in v),
+         "a non-empty list of integer seeds"),
     Rule("ckpt_path", lambda v: v in (None, "auto") or (isinstance(v, str) and Path(v).expanduser().is_file()),
          "an existing checkpoint file, auto (the newest checkpoint of this run directory, if any) or null"),
     Rule("data.batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),

@@ -31,7 +31,7 @@ from torchvision.transforms import v2  # noqa: E402
 from gan_experiments.config import ConfigError  # noqa: E402
 from gan_experiments.metrics.classifier import DomainClassifier  # noqa: E402
 from gan_experiments.metrics.reference import first_images  # noqa: E402
-from gan_experiments.tools.checkpoints import load_module  # noqa: E402
+from gan_experiments.tools.checkpoints import checkpoint_module  # noqa: E402
 from gan_experiments.tools.common import datamodule_of  # noqa: E402
 from gan_experiments.tools.latents import truncated_normal  # noqa: E402
 
@@ -103,7 +103,7 @@ def summary(values: list[float]) -> dict:
 
 def augmentation_study(cfg: DictConfig) -> dict:
     a = cfg.augment
-    module, run_config = load_module(cfg.ckpt)
+    module, run_config = checkpoint_module(cfg)
     classes = module.num_classes
     if not classes:
         raise ConfigError(f"task=augmentation needs a class-conditional checkpoint (model=cgan); ckpt={cfg.ckpt} "

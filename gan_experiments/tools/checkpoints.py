@@ -1,71 +1,105 @@
-"""Rebuild a trained LightningModule from a checkpoint alone (its resolved config travels inside it).
+"""Read checkpoints from elsewhere safely, and rebuild a trained LightningModule from one alone (its
+resolved run config travels inside it).
 
-Checkpoints may come from elsewhere, so loading one never runs code it carries: ``torch.load`` with
-``weights_only=True`` (tensors and plain containers only), and every ``_target_`` in the stored config
-that gets instantiated (model, loss, data) must name a class of this package or of the libraries it
-configures (torch optimizers, schedulers and layers).
+Loading a checkpoint never runs code it carries: ``torch.load`` with ``weights_only=True`` (tensors and
+plain containers only), and what its stored config may build is decided by ``tools.trust`` on the objects
+the ``_target_`` paths resolve to. A damaged file (empty, truncated, a failed CRC) or a file that is not a
+train.py checkpoint (a plain state_dict, another program's file) is named with what is wrong with it.
 """
 
 from __future__ import annotations
 
 import pickle
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from lightning import LightningModule
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from gan_experiments.config import ConfigError
+from gan_experiments.tools.trust import check_trusted
 
-TRUSTED_TARGETS = ("gan_experiments.", "torch.optim.", "torch.nn.")
 INSTANTIATED_KEYS = ("model", "loss", "data")
 
 
-def foreign_targets(node: Any, where: str = "") -> list[str]:
-    """``key=target`` for every ``_target_`` under ``node`` outside ``TRUSTED_TARGETS``."""
-    if isinstance(node, dict):
-        found = []
-        target = node.get("_target_")
-        if target is not None and not str(target).startswith(TRUSTED_TARGETS):
-            found.append(f"{where or '.'}._target_={target}")
-        for key, value in node.items():
-            found += foreign_targets(value, f"{where}.{key}" if where else str(key))
-        return found
-    if isinstance(node, list):
-        return [t for i, value in enumerate(node) for t in foreign_targets(value, f"{where}[{i}]")]
-    return []
+def _damage(path: Path) -> str | None:
+    """What is wrong with the file as a container (before unpickling anything), or None."""
+    size = path.stat().st_size
+    if size == 0:
+        return "is empty (0 bytes)"
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            return f"is a damaged archive ({err})"
+        if bad is not None:
+            return f"is corrupted: its member {bad} fails its CRC check (a damaged copy?)"
+    return None
 
 
-def read_checkpoint(path: Path, map_location: str = "cpu") -> dict:
-    """The checkpoint's contents, unpickled with ``weights_only=True``; its config's targets checked."""
+def _unpickle(path: Path, map_location: str, key: str):
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as err:
-        raise ConfigError(f"ckpt={path} is not a checkpoint that loads safely (it holds Python objects beyond "
-                          f"tensors and plain containers, which could run code): {str(err).splitlines()[0]}") from err
-    if not isinstance(checkpoint, dict) or "config" not in checkpoint:
-        raise ConfigError(f"ckpt={path} holds no run config; it was not written by gan_experiments' train.py")
-    foreign = foreign_targets({k: checkpoint["config"].get(k) for k in INSTANTIATED_KEYS})
-    if foreign:
-        raise ConfigError(f"ckpt={path} asks to build classes outside gan_experiments and torch "
-                          f"({', '.join(foreign)}); refusing to instantiate them")
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        message = str(err)
+        if "GLOBAL" in message:
+            found = next((line.strip() for line in message.splitlines() if "GLOBAL" in line), "")
+            raise ConfigError(f"{key}={path} is not a checkpoint that loads safely: it holds Python objects beyond "
+                              f"tensors and plain containers, which could run code ({found}); refusing it") from err
+        raise ConfigError(f"{key}={path} does not load safely: its pickle uses instructions outside torch's "
+                          "weights-only subset (a damaged file, or one holding Python objects that could run "
+                          "code); refusing it") from err
+    except (EOFError, OSError, RuntimeError, KeyError, ValueError, AttributeError, TypeError, IndexError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"{key}={path} cannot be read: it is truncated or damaged ({first})") from err
+
+
+def read_checkpoint(path: str | Path, map_location: str = "cpu", key: str = "ckpt",
+                    allow_targets: Sequence[str] = ()) -> dict:
+    """The contents of a checkpoint written by train.py, unpickled with ``weights_only=True``, whose stored
+    config may build only trusted classes (``tools.trust``). ``key`` names the option in messages."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{key}={path} does not exist; pass a checkpoint such as <run>/checkpoints/last.ckpt")
+    damage = _damage(path)
+    if damage:
+        raise ConfigError(f"{key}={path} {damage}")
+    checkpoint = _unpickle(path, map_location, key)
+    if not isinstance(checkpoint, dict):
+        raise ConfigError(f"{key}={path} holds a {type(checkpoint).__name__}, not a train.py checkpoint")
+    if "state_dict" not in checkpoint:
+        what = ("a plain state_dict (weights only)" if checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values())
+                else "no state_dict")
+        raise ConfigError(f"{key}={path} holds {what}, not a train.py checkpoint: use a <run>/checkpoints/*.ckpt file")
+    if not isinstance(checkpoint.get("config"), dict):
+        raise ConfigError(f"{key}={path} holds no run config; it was not written by gan_experiments' train.py")
+    check_trusted({k: checkpoint["config"].get(k) for k in INSTANTIATED_KEYS}, f"{key}={path}", allow_targets)
     return checkpoint
 
 
-def load_module(ckpt: str | Path, map_location: str = "cpu") -> tuple[LightningModule, dict]:
-    """The module of checkpoint ``ckpt`` with its trained weights, in eval mode, and the run's config."""
+def load_module(ckpt: str | Path, map_location: str = "cpu",
+                allow_targets: Sequence[str] = ()) -> tuple[LightningModule, dict]:
+    """The module of checkpoint ``ckpt`` with its trained weights, in eval mode, and the parts of the
+    run's config it was built from (``model``, ``loss``, ``data``)."""
     from gan_experiments.pipeline import build_module  # pipeline imports tools for evaluate()
 
-    path = Path(ckpt).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"ckpt={path} does not exist; pass a checkpoint such as <run>/checkpoints/last.ckpt")
-    checkpoint = read_checkpoint(path, map_location)
-    module = build_module(OmegaConf.create(checkpoint["config"]))
+    checkpoint = read_checkpoint(ckpt, map_location, allow_targets=allow_targets)
+    config = {k: checkpoint["config"].get(k) for k in INSTANTIATED_KEYS}
+    module = build_module(OmegaConf.create(config))
     try:
         module.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
-        raise ConfigError(f"ckpt={path}: its weights do not fit the model its stored config builds "
-                          f"(written by another version of gan_experiments?): {err}") from err
+        raise ConfigError(f"ckpt={ckpt}: its weights do not fit the model its stored config builds "
+                          f"(written by another version of gan_experiments?): {str(err).splitlines()[0]}") from err
     module.on_load_checkpoint(checkpoint)  # training state beyond weights, e.g. StyleGAN's growth phase
-    return module.eval(), checkpoint["config"]
+    return module.eval(), config
+
+
+def checkpoint_module(cfg: DictConfig, map_location: str = "cpu") -> tuple[LightningModule, dict]:
+    """``load_module`` of an evaluate config: ``cfg.ckpt``, trusting the modules in ``cfg.allow_targets``."""
+    if not cfg.get("ckpt"):
+        raise ConfigError(f"task={cfg.get('task')} needs a checkpoint: pass ckpt=<run>/checkpoints/last.ckpt")
+    return load_module(cfg.ckpt, map_location, allow_targets=tuple(cfg.get("allow_targets") or ()))

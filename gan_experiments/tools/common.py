@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from gan_experiments.config import ConfigError
+from gan_experiments.data import DatasetNotFoundError
 from gan_experiments.metrics.features import FeatureExtractor
 from gan_experiments.metrics.reference import RealFeatures, real_features
 from gan_experiments.metrics.select import build_extractor
-from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.checkpoints import checkpoint_module
 
 
 @dataclass
@@ -22,14 +24,24 @@ class Evaluation:
 
 
 def datamodule_of(cfg: DictConfig, run_config: dict | None = None):
-    """``cfg.data`` when the command line chose one, else the data the checkpoint was trained on."""
-    node = cfg.get("data") or (OmegaConf.create(run_config["data"]) if run_config else None)
+    """``cfg.data`` when the command line chose one, else the data the checkpoint was trained on. A
+    checkpoint's data is only read, never downloaded: where it names a dataset that is not here, the
+    user chooses (and may download) theirs with ``data=<name>``."""
+    node = cfg.get("data")
+    if node is None and run_config:
+        node = OmegaConf.create(run_config["data"])
+        if "download" in node:
+            node.download = False
     if node is None:
-        from gan_experiments.config import ConfigError
-
         raise ConfigError("this task needs a dataset: pass data=<name> (e.g. data=mnist) or ckpt=PATH")
     datamodule = instantiate(node)
-    datamodule.prepare_data()
+    try:
+        datamodule.prepare_data()
+    except DatasetNotFoundError as err:
+        if cfg.get("data") is not None:
+            raise
+        raise DatasetNotFoundError(f"{err} (this is the data the checkpoint was trained on; a checkpoint's data "
+                                   "is never downloaded: pass data=<name> to choose and download yours)") from err
     datamodule.setup("fit")
     return datamodule
 
@@ -42,7 +54,7 @@ def extractor_for(cfg: DictConfig, datamodule) -> FeatureExtractor:
 def load_evaluation(cfg: DictConfig, features: bool = True) -> Evaluation:
     """The checkpoint's module (eval mode), its DataModule, and unless toy data the extractor and the
     cached real features of the validation split."""
-    module, run_config = load_module(cfg.ckpt)
+    module, run_config = checkpoint_module(cfg)
     datamodule = datamodule_of(cfg, run_config)
     if not features or hasattr(datamodule, "centres"):
         return Evaluation(module, datamodule, None, None)

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from gan_experiments.config import ConfigError
 from gan_experiments.metrics.classifier import DomainClassifier, load_or_train_classifier
-from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.common import datamodule_of
 from gan_experiments.tools.visual import save_grid
 
@@ -64,7 +64,7 @@ def find_attribute(names: list[str], attribute) -> int:
 
 
 def make_editor(cfg: DictConfig) -> Editor:
-    module, run_config = load_module(cfg.ckpt)
+    module, run_config = checkpoint_module(cfg)
     if getattr(module, "num_classes", 0):
         raise ConfigError("task=edit edits unconditional generators (dcgan, gan, stylegan), not a cGAN")
     datamodule = datamodule_of(cfg, run_config)

@@ -37,7 +37,7 @@ from gan_experiments.callbacks.gan_metrics import fixed_latents
 from gan_experiments.callbacks.metrics_json import write_json_atomic
 from gan_experiments.config import ConfigError
 from gan_experiments.metrics.reference import first_images
-from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.common import datamodule_of
 
 PAGE = Path(__file__).with_name("hype_page.html")
@@ -255,6 +255,6 @@ def hype(cfg: DictConfig) -> dict:
 def write_hype_page(cfg: DictConfig) -> Path:
     """``write_page`` for the checkpoint ``cfg.ckpt`` (loaded here) into ``cfg.out_dir``."""
     h = cfg.hype
-    module, run_config = load_module(cfg.ckpt)
+    module, run_config = checkpoint_module(cfg)
     return write_page(module, datamodule_of(cfg, run_config), Path(cfg.out_dir), h.num_real, h.num_fake, cfg.seed,
                       h.bootstrap)

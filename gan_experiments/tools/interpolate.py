@@ -14,7 +14,7 @@ import torch
 from omegaconf import DictConfig
 
 from gan_experiments.config import ConfigError
-from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.visual import save_gif, save_grid
 
 
@@ -36,7 +36,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def interpolate(cfg: DictConfig) -> dict:
-    module, _ = load_module(cfg.ckpt)
+    module, _ = checkpoint_module(cfg)
     space, method, steps = cfg.get("space", "z"), cfg.get("method", "slerp"), cfg.get("steps", 10)
     n = min(cfg.num_images, 16)  # pairs (rows)
     if space not in ("z", "w") or method not in ("linear", "slerp"):

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from gan_experiments.config import ConfigError
 from gan_experiments.metrics.classifier import load_or_train_classifier
 from gan_experiments.models import InfoGANModule
-from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.common import datamodule_of
 from gan_experiments.tools.visual import save_grid
 
@@ -55,7 +55,7 @@ def code_purity(module: InfoGANModule, classifier, samples: int, seed: int) -> d
 
 
 def latent_traversal(cfg: DictConfig) -> dict:
-    module, run_config = load_module(cfg.ckpt)
+    module, run_config = checkpoint_module(cfg)
     if not isinstance(module, InfoGANModule):
         raise ConfigError(f"task=latent_traversal needs an InfoGAN checkpoint (model=infogan), not {type(module).__name__}")
     result = {"grids": traversal_grids(module, min(cfg.num_images, 10), cfg.get("steps", 10), cfg.seed, Path(cfg.out_dir))}

@@ -14,12 +14,12 @@ import torch
 from omegaconf import DictConfig
 
 from gan_experiments.config import ConfigError
-from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.visual import save_gif, save_grid
 
 
 def noise_variation(cfg: DictConfig) -> dict:
-    module, _ = load_module(cfg.ckpt)
+    module, _ = checkpoint_module(cfg)
     if not hasattr(module, "synthesize"):
         raise ConfigError("task=noise needs a StyleGAN checkpoint (model=stylegan)")
     n, draws = min(cfg.num_images, 16), cfg.get("draws", 8)

@@ -11,12 +11,12 @@ import torch
 from omegaconf import DictConfig
 from torchvision.utils import save_image
 
-from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.latents import truncated_normal
 
 
 def write_samples(cfg: DictConfig) -> dict:
-    module, _ = load_module(cfg.ckpt)
+    module, _ = checkpoint_module(cfg)
     n, out_dir = cfg.num_images, Path(cfg.out_dir)
     z = truncated_normal(n, module.latent_dim, cfg.get("psi"), torch.Generator().manual_seed(cfg.seed))
     labels = torch.arange(n) % module.num_classes if module.num_classes else None

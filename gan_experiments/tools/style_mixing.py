@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from gan_experiments.config import ConfigError
-from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.visual import save_grid
 
 BANDS = {"coarse": (0, 4), "middle": (4, 8), "fine": (8, None)}
@@ -29,7 +29,7 @@ def mix_band(ws_a: torch.Tensor, ws_b: torch.Tensor, start: int, stop: int | Non
 
 
 def style_mixing(cfg: DictConfig) -> dict:
-    module, _ = load_module(cfg.ckpt)
+    module, _ = checkpoint_module(cfg)
     if not hasattr(module, "synthesize"):
         raise ConfigError("task=style_mixing needs a StyleGAN checkpoint (model=stylegan)")
     n = min(cfg.num_images, 8)

@@ -3,6 +3,7 @@
 Every image under ``input_dir`` (recursively, any mode: converted to RGB) is resized to the model's
 training resolution (or ``image_size``), translated in eval mode ``batch_size`` at a time, and written to
 ``out_dir`` under the same relative path and name (the extension decides the format), at that resolution.
+``out_dir`` may not be ``input_dir`` or inside it, and existing files are replaced only with ``overwrite=true``.
 Files that cannot be read as images are skipped and listed in the result (and in a warning).
 """
 
@@ -22,7 +23,7 @@ from gan_experiments.data.image_folder import find_images
 from gan_experiments.data.images import BadImageError, load_rgb
 from gan_experiments.data.transforms import to_model_range
 from gan_experiments.models import TranslationModule
-from gan_experiments.tools.checkpoints import load_module
+from gan_experiments.tools.checkpoints import checkpoint_module
 
 
 def read_image(path: Path, transform) -> torch.Tensor | None:
@@ -33,17 +34,31 @@ def read_image(path: Path, transform) -> torch.Tensor | None:
         return None
 
 
+def check_out_dir(input_dir: Path, out_dir: Path, files: list[Path], overwrite: bool) -> None:
+    """Refuse an ``out_dir`` that is ``input_dir`` or inside it (the translations would replace or mix with
+    the source images), and unless ``overwrite`` one that already holds a file of a name this would write."""
+    source, target = input_dir.resolve(), out_dir.resolve()
+    if target == source or source in target.parents:
+        raise ConfigError(f"out_dir={out_dir} is inside input_dir={input_dir}: the translations would replace or "
+                          "mix with the source images; choose an out_dir outside input_dir")
+    existing = [out_dir / f.relative_to(input_dir) for f in files if (out_dir / f.relative_to(input_dir)).exists()]
+    if existing and not overwrite:
+        raise ConfigError(f"out_dir={out_dir} already holds {len(existing)} file(s) this would replace (e.g. "
+                          f"{existing[0]}); choose another out_dir, or pass overwrite=true to replace them")
+
+
 def translate_folder(cfg: DictConfig) -> dict:
-    module, run_config = load_module(cfg.ckpt)
+    input_dir, out_dir = Path(cfg.input_dir or "").expanduser(), Path(cfg.out_dir)
+    files = find_images(input_dir) if cfg.input_dir and input_dir.is_dir() else []
+    if not files:
+        raise ConfigError(f"input_dir={cfg.input_dir} must be a folder holding images (searched recursively)")
+    check_out_dir(input_dir, out_dir, files, bool(cfg.get("overwrite")))
+    module, run_config = checkpoint_module(cfg)
     if not isinstance(module, TranslationModule):
         raise ConfigError(f"task=translate needs a pix2pix or cyclegan checkpoint; ckpt={cfg.ckpt} is a {type(module).__name__}")
     direction = cfg.get("direction") or "a2b"
     if direction not in module.directions:
         raise ConfigError(f"direction={direction!r}: this checkpoint translates {', '.join(module.directions)}")
-    input_dir, out_dir = Path(cfg.input_dir or "").expanduser(), Path(cfg.out_dir)
-    files = find_images(input_dir) if cfg.input_dir and input_dir.is_dir() else []
-    if not files:
-        raise ConfigError(f"input_dir={cfg.input_dir} must be a folder holding images (searched recursively)")
     size = cfg.get("image_size") or run_config["data"]["image_size"]
     transform = v2.Compose([v2.Resize([size, size], interpolation=v2.InterpolationMode.BICUBIC, antialias=True),
                             *to_model_range(3)])
