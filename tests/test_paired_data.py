@@ -7,13 +7,14 @@ from hydra.utils import instantiate
 from PIL import Image
 
 from gan_experiments.data import DatasetNotFoundError, PairedDataModule
+from gan_experiments.data.images import BadImageError
 from gan_experiments.data.paired import PIX2PIX_URL
 from tests.helpers import compose_train
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
 
-def write_pairs(folder, split, n, left=None, right=None, size=(24, 20)):
+def write_pairs(folder, split, n, left=None, right=None, size=(24, 12)):
     """n side-by-side AB PNGs of size (w, h): a random half image twice, or the colours left | right."""
     (folder / split).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(len(split) * 100 + n)
@@ -99,11 +100,39 @@ def test_missing_data_and_bad_arguments_are_explained(tmp_path):
         PairedDataModule(name="horse2zebra")
     with pytest.raises(ValueError, match="exactly one of data.path"):
         PairedDataModule(path=str(tmp_path), name="facades")
-    write_pairs(tmp_path / "thin", "train", 1, RED, BLUE, size=(1, 8))
-    write_pairs(tmp_path / "thin", "test", 1, RED, BLUE, size=(1, 8))
-    dm = PairedDataModule(path=str(tmp_path / "thin"), image_size=8, num_workers=0)
+
+
+
+def test_images_that_are_not_side_by_side_pairs_are_listed_and_left_out(tmp_path):
+    write_pairs(tmp_path, "train", 3)  # 24 x 12: pairs of 12 x 12 halves
+    write_pairs(tmp_path, "test", 1)
+    Image.new("RGB", (20, 20)).save(tmp_path / "train" / "square.png")  # a plain photo
+    Image.new("RGB", (1, 8)).save(tmp_path / "train" / "thin.png")
+    dm = PairedDataModule(path=str(tmp_path), image_size=8, num_workers=0)
+    with pytest.warns(UserWarning) as record:
+        dm.setup()
+    message = "\n".join(str(w.message) for w in record)
+    assert "2 of 5 image files" in message and "side by side" in message
+    assert "square.png: 20 x 20 px" in message and "thin.png: 1 x 8 px" in message
+    assert sorted(f.name for f in dm.files["train"]) == ["0.png", "1.png", "2.png"] and len(dm.train_set) == 3
+
+
+def test_a_folder_of_no_pairs_is_refused(tmp_path):
+    for split in ("train", "test"):
+        write_pairs(tmp_path, split, 2, size=(16, 16))  # square photos, as in an unpaired dataset
+    with pytest.raises(BadImageError, match=r"(?s)2 of 2 image files in .*train.*None is left.*data=unpaired"):
+        PairedDataModule(path=str(tmp_path), image_size=8, num_workers=0).setup()
+    with pytest.raises(BadImageError, match=r"(?s)2 of 2 image files .*data.bad_images=skip"):
+        PairedDataModule(path=str(tmp_path), image_size=8, num_workers=0, bad_images="error").setup()
+
+
+@pytest.mark.parametrize(("size", "says"), [((1, 8), "1 x 8 px"), ((16, 16), "16 x 16 px")])
+def test_without_the_scan_a_file_that_is_no_pair_is_named_when_read(tmp_path, size, says):
+    write_pairs(tmp_path, "train", 1, RED, BLUE, size=size)
+    write_pairs(tmp_path, "test", 1, RED, BLUE, size=size)
+    dm = PairedDataModule(path=str(tmp_path), image_size=8, num_workers=0, check_images=False)
     dm.setup()
-    with pytest.raises(ValueError, match=r"0\.png is 1 px wide"):
+    with pytest.raises(BadImageError, match=rf"0\.png is {says}: not two images side by side"):
         dm.train_set[0]
 
 

@@ -38,17 +38,19 @@ def test_ddp_inside_a_multirun_is_refused(tmp_path):
 
 
 def test_a_failed_job_does_not_stop_the_sweep_and_is_listed(tmp_path):
-    """Job 1 asks for batches larger than the digits training set: it fails inside training; jobs 0 and 2
-    still run to the end, and the summary names the failure (exit status 1)."""
-    result = run_train(["-m", "data.batch_size=16,100000,32", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+    """Job 1 holds out every digit for validation: the config validates, but its data module refuses the
+    split inside trainer.fit; jobs 0 and 2 still run to the end, and the summary names the failure (exit
+    status 1)."""
+    result = run_train(["-m", "data.val_fraction=0.1,0.9999,0.2", "data.batch_size=16", "trainer.max_epochs=1",
+                        "trainer.limit_train_batches=2",
                         "trainer.enable_progress_bar=false", "logger=none", "metrics=none", *small_networks("dcgan"),
                         "data.image_size=16", f"hydra.sweep.dir={tmp_path}"], timeout=300)
     assert result.returncode == 1, result.stderr[-3000:]
     summary = json.loads((tmp_path / "sweep_summary.json").read_text())
     assert (summary["completed"], summary["failed"]) == (2, 1)
     statuses = {j["job"]: j for j in summary["jobs"]}
-    assert statuses[1]["status"] == "failed" and "larger than the training set" in statuses[1]["error"]
-    assert statuses[1]["overrides"].startswith("data.batch_size=100000,")
+    assert statuses[1]["status"] == "failed" and "holds out all 1797 of the 1797 images" in statuses[1]["error"]
+    assert "data.val_fraction=0.9999," in statuses[1]["overrides"]
     for job in (0, 2):
         assert statuses[job]["status"] == "completed" and (tmp_path / str(job) / "checkpoints/last.ckpt").is_file()
     assert "#1 failed" in result.stdout and "2 completed, 1 failed" in result.stdout

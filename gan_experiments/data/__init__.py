@@ -1,6 +1,6 @@
 """LightningDataModules: batches are (samples [N, ...], labels [N] or attributes [N, K])."""
 
-from gan_experiments.data.base import DatasetNotFoundError, GANDataModule, InMemoryDataset
+from gan_experiments.data.base import DatasetFileError, DatasetNotFoundError, GANDataModule, InMemoryDataset
 from gan_experiments.data.celeba import CelebADataModule
 from gan_experiments.data.digits import DigitsDataModule
 from gan_experiments.data.image_folder import ImageFolderDataModule
@@ -11,6 +11,7 @@ from gan_experiments.data.unpaired import UnpairedDataModule
 
 __all__ = [
     "CelebADataModule",
+    "DatasetFileError",
     "DatasetNotFoundError",
     "DigitsDataModule",
     "GANDataModule",

@@ -9,14 +9,22 @@ from pathlib import Path
 
 import torch
 from lightning import LightningDataModule
+from lightning.pytorch.utilities import rank_zero_warn
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
+from gan_experiments.config import ConfigError
 from gan_experiments.data.images import BAD_IMAGE_POLICIES, drop_unreadable
 from gan_experiments.data.sampling import EpochShuffle
 
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset is absent and could not be downloaded; the message says where we looked and what to do."""
+
+
+class DatasetFileError(DatasetNotFoundError):
+    """A dataset file is present but malformed (no usable dataset is there); the message names the file and
+    line. A ``DatasetNotFoundError``, so the entry points print it as one ``error:`` line."""
 
 
 class InMemoryDataset(Dataset):
@@ -54,10 +62,15 @@ def _batches_already_seen(trainer) -> int:
 
 
 def random_split_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed (seeded, run-independent) split of range(n) into train and validation indices."""
+    """A fixed (seeded, run-independent) split of range(n) images into train and validation indices
+    (at least one of each); ``ConfigError`` naming ``data.val_fraction`` when that leaves one side empty."""
+    if val_fraction <= 0:
+        raise ConfigError(f"data.val_fraction={val_fraction} holds out no validation images (the metrics and "
+                          "sample callbacks need some); choose a fraction in (0, 1), e.g. 0.05")
     n_val = max(1, round(n * val_fraction))
     if n_val >= n:
-        raise ValueError(f"cannot split {n} samples with val_fraction={val_fraction}: nothing left to train on")
+        raise ConfigError(f"data.val_fraction={val_fraction} holds out all {n_val} of the {n} images for "
+                          "validation, leaving none to train on; lower it (or add images)")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return order[n_val:], order[:n_val]
 
@@ -83,9 +96,15 @@ class GANDataModule(LightningDataModule):
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
 
-    def readable(self, files: list[Path], where: str) -> list[Path]:
-        """``files`` after the ``data.check_images`` scan (``data.bad_images``: skip them or stop)."""
-        return drop_unreadable(files, self.bad_images, where) if self.check_images else list(files)
+    @classmethod
+    def check_model_config(cls, cfg: DictConfig) -> None:
+        """Raise ``ConfigError`` when the composed config's model cannot train on this kind of data, before
+        anything is built or resolved (the default: any model can)."""
+
+    def readable(self, files: list[Path], where: str, **scan) -> list[Path]:
+        """``files`` after the ``data.check_images`` scan (``data.bad_images``: skip them or stop); ``scan``:
+        ``drop_unreadable``'s ``check``, ``what`` and ``hint``."""
+        return drop_unreadable(files, self.bad_images, where, **scan) if self.check_images else list(files)
 
     def _set_num_classes(self, actual: int, declared: int | None) -> None:
         """Record the dataset's class count; a config that declares another count is an error."""
@@ -119,11 +138,7 @@ class GANDataModule(LightningDataModule):
         resume from a mid-epoch (preemption) checkpoint, the epoch goes on with the batches it had not seen."""
         trainer = self.trainer
         world_size = trainer.world_size if trainer else 1
-        if len(self.train_set) // world_size < self.batch_size:
-            raise ValueError(
-                f"data.batch_size={self.batch_size} is larger than the training set "
-                f"({len(self.train_set)} samples{f' over {world_size} processes' if world_size > 1 else ''})"
-            )
+        self._fit_batch_size(world_size)
         sampler = EpochShuffle(len(self.train_set), seed=self.shuffle_seed, world_size=world_size)
         if trainer is not None:
             # the epoch Lightning passes to set_epoch (after a resume, current_epoch still names the last one)
@@ -131,6 +146,21 @@ class GANDataModule(LightningDataModule):
             sampler.skip = _batches_already_seen(trainer) * self.batch_size
             sampler.set_epoch(trainer.fit_loop.epoch_progress.current.processed)
         return self._loader(self.train_set, sampler, drop_last=True)
+
+    def _fit_batch_size(self, world_size: int) -> None:
+        """Lower ``batch_size`` to the training samples per process where it is larger (full batches only:
+        otherwise an epoch would have no batch), with one warning naming ``data.batch_size``."""
+        n, per_process = len(self.train_set), len(self.train_set) // world_size
+        if self.batch_size <= per_process:
+            return
+        if per_process == 0:
+            raise ConfigError(f"the training set has {n} samples, fewer than the {world_size} processes "
+                              "(trainer.devices x trainer.num_nodes); use fewer devices or more data")
+        each = f" over {world_size} processes: {per_process} each" if world_size > 1 else ""
+        rank_zero_warn(f"data.batch_size={self.batch_size} is larger than the training set ({n} samples{each}); "
+                       f"training with batches of {per_process} (set data.batch_size={per_process} or less to "
+                       "silence this)")
+        self.batch_size = per_process
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, persistent_workers=self.num_workers > 0)

@@ -20,7 +20,12 @@ from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from gan_experiments.data.base import DatasetNotFoundError, GANDataModule, random_split_indices
+from gan_experiments.data.base import (
+    DatasetFileError,
+    DatasetNotFoundError,
+    GANDataModule,
+    random_split_indices,
+)
 from gan_experiments.data.images import load_rgb
 from gan_experiments.data.torchvision_data import default_root
 from gan_experiments.data.transforms import to_channels, to_model_range
@@ -29,33 +34,56 @@ SUBSET_IMAGES, SUBSET_ATTRS = "img_align_celeba_64", "list_attr_celeba_subset.tx
 STANDARD_IMAGES, STANDARD_ATTRS = "img_align_celeba", "list_attr_celeba.txt"
 
 
-def read_attributes(path: Path) -> tuple[list[str], list[str], torch.Tensor]:
-    """CelebA's attribute file -> (attribute names [40], file names [N], attributes [N, 40] in {0, 1})."""
+ATTRIBUTE_VALUES = {"1": 1, "+1": 1, "-1": 0}  # CelebA's text -> the {0, 1} label
+
+
+def read_attributes(path: Path, expected: int = 40) -> tuple[list[str], list[str], torch.Tensor]:
+    """CelebA's attribute file -> (attribute names [40], file names [N], attributes [N, 40] in {0, 1}).
+
+    The format: line 1 the image count, line 2 the ``expected`` attribute names, then one row per image,
+    ``<file> v_1 .. v_40`` with each v 1 or -1. Anything else is a ``DatasetFileError`` naming the line."""
     lines = path.read_text().splitlines()
-    names = lines[1].split()
+
+    def error(number: int, problem: str) -> DatasetFileError:
+        return DatasetFileError(f"{path}, line {number}: {problem} (CelebA's attribute format: a count line, "
+                                f"{expected} attribute names, then one row per image: its file name and "
+                                f"{expected} values of 1 or -1)")
+
+    count = lines[0].strip() if lines else ""
+    if not count.isdigit():
+        raise error(1, f"expected the number of images, got {count!r}")
+    names = lines[1].split() if len(lines) > 1 else []
+    if len(names) != expected:
+        raise error(2, f"{len(names)} attribute names, expected {expected}")
     files, rows = [], []
-    for line in lines[2:]:
-        if line.strip():
-            parts = line.split()
-            files.append(parts[0])
-            rows.append([int(v) for v in parts[1:]])
-    attrs = torch.tensor(rows, dtype=torch.long)
-    if attrs.shape[1] != len(names):
-        raise ValueError(f"{path}: {len(names)} attribute names but rows of {attrs.shape[1]} values")
-    return names, files, (attrs > 0).long()
+    for number, line in enumerate(lines[2:], start=3):
+        if not line.strip():
+            continue
+        file, *values = line.split()
+        if len(values) != expected:
+            raise error(number, f"{file} has {len(values)} values, expected {expected}")
+        wrong = next((v for v in values if v not in ATTRIBUTE_VALUES), None)
+        if wrong is not None:
+            raise error(number, f"{wrong!r} is not an attribute value")
+        files.append(file)
+        rows.append([ATTRIBUTE_VALUES[v] for v in values])
+    if int(count) != len(files):
+        raise error(1, f"says {count} images but the file has rows for {len(files)}")
+    return names, files, torch.tensor(rows, dtype=torch.long).reshape(-1, expected)
 
 
 class AttributeImages(Dataset):
     """Image files with attribute vectors: (transform(RGB image), attributes [40])."""
 
-    def __init__(self, folder: Path, files: list[str], attributes: torch.Tensor, transform):
+    def __init__(self, folder: Path, files: list[str], attributes: torch.Tensor, transform, scanned: bool = False):
         self.folder, self.files, self.attributes, self.transform = folder, files, attributes, transform
+        self.scanned = scanned  # the files passed the data.check_images scan
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int):
-        return self.transform(load_rgb(self.folder / self.files[index])), self.attributes[index]
+        return self.transform(load_rgb(self.folder / self.files[index], self.scanned)), self.attributes[index]
 
 
 class CelebADataModule(GANDataModule):
@@ -133,8 +161,10 @@ class CelebADataModule(GANDataModule):
             keep = [i for i, f in enumerate(files) if images / f in readable]
             files, attrs = [files[i] for i in keep], attrs[keep]
             train, val = random_split_indices(len(files), self.val_fraction, self.split_seed)
-            self.train_set = Subset(AttributeImages(images, files, attrs, self.transform(True, None)), train.tolist())
-            self.val_set = Subset(AttributeImages(images, files, attrs, self.transform(False, None)), val.tolist())
+            scanned = self.check_images
+            train_images = AttributeImages(images, files, attrs, self.transform(True, None), scanned)
+            val_images = AttributeImages(images, files, attrs, self.transform(False, None), scanned)
+            self.train_set, self.val_set = Subset(train_images, train.tolist()), Subset(val_images, val.tolist())
         else:
             self.prepare_data()
             self.train_set = datasets.CelebA(str(self.root), "train", "attr", self.transform(True, 178))

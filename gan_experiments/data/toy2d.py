@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 
+from gan_experiments.config import ConfigError
 from gan_experiments.data.base import GANDataModule, InMemoryDataset
+
+IMAGE_KEYS = ("data.image_size", "data.channels")  # what image models read; toy2d has neither
 
 
 def mixture_centres(name: str) -> tuple[torch.Tensor, float]:
@@ -29,6 +33,26 @@ def sample_mixture(centres: torch.Tensor, std: float, n: int, generator: torch.G
     modes = torch.randint(len(centres), (n,), generator=generator)
     points = centres[modes] + std * torch.randn(n, 2, generator=generator)
     return points, modes
+
+
+def _leaves(node, prefix: str):
+    """(dotted key, value) of each leaf of a plain container; lists count as leaves."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, f"{prefix}.{key}")
+    else:
+        yield prefix, node
+
+
+def _model_name(cfg: DictConfig) -> str:
+    """``model=<choice>`` as typed when Hydra runs, else the generator's (or model's) class."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized() and HydraConfig.get().runtime.choices.get("model"):
+        return f"model={HydraConfig.get().runtime.choices['model']}"
+    target = OmegaConf.select(cfg, "model.generator._target_", default=None) or OmegaConf.select(
+        cfg, "model._target_", default="?")
+    return f"the model ({str(target).rsplit('.', 1)[-1]})"
 
 
 class Toy2DDataModule(GANDataModule):
@@ -52,6 +76,25 @@ class Toy2DDataModule(GANDataModule):
         self.centres, self.std = mixture_centres(name)
         self.sample_shape = (2,)
         self._set_num_classes(len(self.centres), num_classes)
+
+    @classmethod
+    def check_model_config(cls, cfg: DictConfig) -> None:
+        """Refuse a model configured for images (its config reads ``data.image_size`` or ``data.channels``,
+        which toy2d lacks): ``ConfigError`` naming the model, ``data=toy2d`` and the toy2d experiments."""
+        model = cfg.get("model")
+        if model is None:
+            return
+        leaves = _leaves(OmegaConf.to_container(model, resolve=False), "model")
+        uses = [(key, value) for key, value in leaves if any(k in str(value) for k in IMAGE_KEYS)]
+        if not uses:
+            return
+        key, value = uses[0]
+        raise ConfigError(
+            f"{_model_name(cfg)} is configured for images, but data=toy2d holds 2-D points (samples [N, 2]): "
+            f"{key}={value} reads a key toy2d does not have. toy2d is for model=gan with a 2-D generator, as in "
+            "its experiments: python train.py experiment=toy2d_gan (or toy2d_gan_r1, toy2d_wgan_gp); image "
+            "models need image data (data=digits, mnist, image_folder data.path=DIR, ...)"
+        )
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

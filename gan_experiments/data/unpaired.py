@@ -30,10 +30,13 @@ SPLITS = ("trainA", "trainB", "testA", "testB")
 
 
 class UnpairedImages(Dataset):
-    """(transform(A[i mod |A|]), transform(B[j])), j random unless ``serial``; length max(|A|, |B|)."""
+    """(transform(A[i mod |A|]), transform(B[j])), j random unless ``serial``; length max(|A|, |B|).
+    ``scanned``: the files passed the ``data.check_images`` scan."""
 
-    def __init__(self, files_a: list[Path], files_b: list[Path], transform, serial: bool = False):
+    def __init__(self, files_a: list[Path], files_b: list[Path], transform, serial: bool = False,
+                 scanned: bool = False):
         self.files_a, self.files_b, self.transform, self.serial = files_a, files_b, transform, serial
+        self.scanned = scanned
 
     def __len__(self) -> int:
         return max(len(self.files_a), len(self.files_b))
@@ -41,20 +44,20 @@ class UnpairedImages(Dataset):
     def __getitem__(self, index: int):
         a = self.files_a[index % len(self.files_a)]
         j = index % len(self.files_b) if self.serial else int(torch.randint(len(self.files_b), ()))
-        return self.transform(load_rgb(a)), self.transform(load_rgb(self.files_b[j]))
+        return self.transform(load_rgb(a, self.scanned)), self.transform(load_rgb(self.files_b[j], self.scanned))
 
 
 class DomainImages(Dataset):
     """Images of one domain with a constant label: (transform(image), domain)."""
 
-    def __init__(self, files: list[Path], domain: int, transform):
-        self.files, self.domain, self.transform = files, domain, transform
+    def __init__(self, files: list[Path], domain: int, transform, scanned: bool = False):
+        self.files, self.domain, self.transform, self.scanned = files, domain, transform, scanned
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int):
-        return self.transform(load_rgb(self.files[index])), self.domain
+        return self.transform(load_rgb(self.files[index], self.scanned)), self.domain
 
 
 class UnpairedDataModule(TranslationDataModule):
@@ -91,14 +94,15 @@ class UnpairedDataModule(TranslationDataModule):
             return
         self.prepare_data()
         self.files = {split: self.readable(find_images(self.folder / split), str(self.folder / split)) for split in SPLITS}
-        self.train_set = UnpairedImages(self.files["trainA"], self.files["trainB"], self.train_transform())
-        self.val_set = UnpairedImages(self.files["testA"], self.files["testB"], self.eval_transform(), serial=True)
+        files, scanned = self.files, self.check_images
+        self.train_set = UnpairedImages(files["trainA"], files["trainB"], self.train_transform(), scanned=scanned)
+        self.val_set = UnpairedImages(files["testA"], files["testB"], self.eval_transform(), True, scanned)
 
     def domain_set(self, split: str, domain: int) -> Dataset:
         """All images of one domain (0 = A, 1 = B) of ``split`` ("train" or "test"), evaluation transform,
         as (image [3, S, S], domain) in file order."""
         folder = f"{split}{'AB'[domain]}"
-        return DomainImages(self.files[folder], domain, self.eval_transform())
+        return DomainImages(self.files[folder], domain, self.eval_transform(), self.check_images)
 
     def classifier_labels(self) -> tuple[int, bool]:
         return 2, False  # the domain: A (0) or B (1)

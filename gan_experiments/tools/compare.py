@@ -1,19 +1,21 @@
 """``evaluate.py task=compare real=DIR_OR_DATASET fake=DIR``: score any folder of images against a folder or
-a named dataset. Images of any size and mode are read as RGB (grayscale repeated, as the Inception
-protocol does) and fed at their own size (Inception resizes to 299 itself); for the classifier they are
-resized to the size and channels its dataset was trained at."""
+a named dataset. Images of any size and mode are read as RGB as training reads them (``load_rgb``:
+grayscale repeated, as the Inception protocol does; 16-bit scaled; transparency composited on white;
+files that do not decode named in a warning and left out) and fed at their own size (Inception resizes
+to 299 itself); for the classifier they are resized to the size and channels its dataset was trained at."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from omegaconf import DictConfig
-from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
 from gan_experiments.config import ConfigError
 from gan_experiments.data.image_folder import find_images
+from gan_experiments.data.images import describe_unreadable, find_unreadable, load_rgb
 from gan_experiments.data.torchvision_data import SPECS, TorchvisionDataModule
 from gan_experiments.metrics.features import FeatureExtractor
 from gan_experiments.metrics.reference import first_images
@@ -21,17 +23,21 @@ from gan_experiments.metrics.scores import all_scores
 from gan_experiments.metrics.select import build_extractor
 
 
-def read_folder(path: str, limit: int) -> list[torch.Tensor]:
-    """Up to ``limit`` images of a folder (recursive, sorted) as uint8 RGB tensors [3, H, W]."""
+def read_folder(path: str, limit: int, key: str = "real") -> list[torch.Tensor]:
+    """The first ``limit`` image files of a folder (recursive, sorted) as uint8 RGB tensors [3, H, W], read
+    as training reads them; those that do not decode are named in a warning and left out. ``key``: the
+    option that named the folder, for the error when fewer than 2 are readable."""
     folder = Path(path).expanduser()
-    files = find_images(folder) if folder.is_dir() else []
-    if len(files) < 2:
-        raise ConfigError(f"{folder} must be a folder holding at least 2 images (found {len(files)})")
-    images = []
-    for file in files[:limit]:
-        with Image.open(file) as image:
-            images.append(TF.pil_to_tensor(image.convert("RGB")))
-    return images
+    files = find_images(folder)[:limit] if folder.is_dir() else []
+    bad = find_unreadable(files)
+    if bad:
+        rank_zero_warn(describe_unreadable(bad, len(files), str(folder)) + "Comparing without them.")
+    left_out = {file for file, _ in bad}
+    readable = [file for file in files if file not in left_out]
+    if len(readable) < 2:
+        raise ConfigError(f"{key}={folder} must be a folder holding at least 2 readable images (found "
+                          f"{len(readable)} of {len(files)} image files)")
+    return [TF.pil_to_tensor(load_rgb(file)) for file in readable]
 
 
 def to_model_input(images: list[torch.Tensor], size: int | None, channels: int) -> list[torch.Tensor]:
@@ -80,7 +86,7 @@ def compare(cfg: DictConfig) -> dict:
     if not cfg.get("real") or not cfg.get("fake"):
         raise ConfigError("task=compare needs real=DIR_OR_DATASET (a folder, or one of "
                           f"{', '.join(SPECS)}) and fake=DIR")
-    fakes = read_folder(cfg.fake, m.num_samples)
+    fakes = read_folder(cfg.fake, m.num_samples, key="fake")
     real_name = str(cfg.real)
     datamodule = named_dataset(real_name, cfg.paths.data_dir, fakes[0].shape[-1]) if real_name in SPECS else None
     extractor = build_extractor(m.features, datamodule, m.inception_weights, m.cache_dir, m.classifier_steps)
@@ -89,7 +95,7 @@ def compare(cfg: DictConfig) -> dict:
     if datamodule is not None:
         real_input = list(first_images(datamodule.val_set, m.num_samples)[0])
     else:
-        real_input = to_model_input(read_folder(real_name, m.num_samples), size, channels)
+        real_input = to_model_input(read_folder(real_name, m.num_samples, key="real"), size, channels)
     real_feats, _ = extract_list(extractor, real_input)
     fake_feats, fake_logits = extract_list(extractor, to_model_input(fakes, size, channels))
     scores = all_scores(real_feats, fake_feats, None if extractor.multilabel else fake_logits, m.k)
