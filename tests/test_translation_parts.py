@@ -114,12 +114,36 @@ def test_image_pool_state_round_trips():
         ImagePool(5).load_state_dict(pool.state_dict())
 
 
-def test_linear_decay_at_the_epoch_boundaries():
-    f = LinearDecay(100, 100)
-    assert [f(e) for e in (0, 50, 99)] == [1.0, 1.0, 1.0]  # epochs 1..100 at the initial rate
-    assert math.isclose(f(100), 1 - 1 / 101) and math.isclose(f(199), 1 / 101)  # epoch 101 ... epoch 200
-    assert math.isclose(f(149), 1 - 50 / 101)
-    assert LinearDecay(0, 3)(0) == 0.75 and LinearDecay(2, 0)(5) == 0.0
+def reference_rates(n_epochs: int, n_epochs_decay: int) -> list[float]:
+    """The learning-rate multiplier of every epoch in junyanz's loop: ``lr_l = 1 - max(0, epoch + epoch_count -
+    n_epochs) / (n_epochs_decay + 1)`` in a LambdaLR (epoch_count = 1), ``model.update_learning_rate()`` at
+    the start of each epoch of ``range(epoch_count, n_epochs + n_epochs_decay + 1)``."""
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    rule = lambda epoch: 1.0 - max(0, epoch + 1 - n_epochs) / float(n_epochs_decay + 1)  # noqa: E731
+    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, rule)
+    rates = []
+    for _ in range(1, n_epochs + n_epochs_decay + 1):
+        opt.step()
+        scheduler.step()  # update_learning_rate() at the beginning of the epoch
+        rates.append(opt.param_groups[0]["lr"])
+    return rates
+
+
+@pytest.mark.parametrize(("n_epochs", "n_epochs_decay"), [(100, 100), (3, 4), (0, 3), (5, 0)])
+def test_linear_decay_gives_every_epoch_the_reference_rate(n_epochs, n_epochs_decay):
+    """Ours steps at the end of every epoch (Lightning's interval=epoch); each epoch must train at the rate
+    the reference loop gives it (100 + 100: 1 through epoch 99, 100/101 in epoch 100, 0 in epoch 200)."""
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, LinearDecay(n_epochs, n_epochs_decay))
+    ours = []
+    for _ in range(n_epochs + n_epochs_decay):
+        ours.append(opt.param_groups[0]["lr"])  # the rate this epoch trains at
+        opt.step()
+        scheduler.step()
+    expected = reference_rates(n_epochs, n_epochs_decay)
+    assert ours == pytest.approx(expected, abs=1e-12)
+    if (n_epochs, n_epochs_decay) == (100, 100):
+        assert ours[98] == 1.0 and ours[99] == pytest.approx(100 / 101) and ours[199] == 0.0
 
 
 class Constant(nn.Module):

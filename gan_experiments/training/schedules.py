@@ -4,14 +4,16 @@ from __future__ import annotations
 
 
 class LinearDecay:
-    """CycleGAN/pix2pix ``lr_policy=linear``: ``n_epochs`` at the initial rate, then ``n_epochs_decay`` epochs
-    of linear decay towards zero. The multiplier after ``epoch`` completed epochs (the scheduler steps once
-    at the end of each epoch) is
+    """CycleGAN/pix2pix ``lr_policy=linear``, exactly as junyanz's code runs it: with ``epoch_count = 1`` its
+    ``networks.get_scheduler`` rule is 1 - max(0, k + 1 - n_epochs) / (n_epochs_decay + 1) after k scheduler
+    steps, and ``train.py`` steps at the start of every epoch, so 1-indexed epoch e trains at
 
-        1 - max(0, epoch + 1 - n_epochs) / (n_epochs_decay + 1)
+        1 - max(0, e + 1 - n_epochs) / (n_epochs_decay + 1)
 
-    exactly as junyanz ``networks.get_scheduler`` (epoch_count = 1): 1 up to epoch n_epochs, then
-    1 - 1/(d+1), 1 - 2/(d+1), ... down to 1/(d+1) in the last epoch (d = n_epochs_decay).
+    i.e. the initial rate through epoch n_epochs - 1, then d/(d+1), (d-1)/(d+1), ... down to 0 in the last
+    epoch n_epochs + d (d = n_epochs_decay; yes, the reference's last epoch trains at rate 0). Here the
+    scheduler steps once at the end of each epoch, so the multiplier after ``epoch`` completed epochs
+    (for epoch e = epoch + 1) is 1 - max(0, epoch + 2 - n_epochs) / (d + 1).
     """
 
     def __init__(self, n_epochs: int = 100, n_epochs_decay: int = 100):
@@ -20,7 +22,7 @@ class LinearDecay:
         self.n_epochs, self.n_epochs_decay = n_epochs, n_epochs_decay
 
     def __call__(self, epoch: int) -> float:
-        return max(0.0, 1.0 - max(0, epoch + 1 - self.n_epochs) / (self.n_epochs_decay + 1))
+        return max(0.0, 1.0 - max(0, epoch + 2 - self.n_epochs) / (self.n_epochs_decay + 1))
 
     def __repr__(self) -> str:
         return f"LinearDecay(n_epochs={self.n_epochs}, n_epochs_decay={self.n_epochs_decay})"
