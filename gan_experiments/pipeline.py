@@ -179,6 +179,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Train the configured GAN and return its metrics (the content of ``metrics.json``)."""
     validate(cfg)
     check_multirun_strategy(cfg)
+    get_class(cfg.data._target_).check_model_config(cfg)  # e.g. an image model on toy2d points
     output_dir = Path(cfg.paths.output_dir)
     check_new_run(output_dir, cfg.get("ckpt_path"), bool(cfg.get("overwrite")))
     with RunDirLock(output_dir):

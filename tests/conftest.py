@@ -11,6 +11,8 @@ import pytest
 # W&B stays off in tests except in the test of W&B logging itself (which sets its own mode).
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
+# No InceptionV3 download from the internet in tests (the download is tested against a local server).
+os.environ.setdefault("GAN_INCEPTION_URL", "")
 # Metric classifiers and real-feature caches of this test session (hermetic; shared by its tests).
 os.environ.setdefault("GAN_CACHE_DIR", tempfile.mkdtemp(prefix="gan_test_cache_"))
 

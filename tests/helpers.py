@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from lightning import Callback
 from omegaconf import DictConfig, open_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,3 +73,60 @@ def write_random_inception_weights(path: Path) -> Path:
             m.running_var.fill_(1.0)
     torch.save(net.state_dict(), path)
     return path
+
+
+class RecordTraining(Callback):
+    """Test helper: at the end of training, writes ``path`` (JSON) saying, for each optimizer, whether it
+    stepped (holds state) and the fraction of the parameter tensors it owns that changed since training
+    started (a Wasserstein critic's output bias gets no gradient, so not always all of them), and
+    which top-level submodules' parameters changed: evidence that each network was trained by its own
+    optimizer, not merely that a loss was finite."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.start: dict = {}
+
+    def on_train_start(self, trainer, pl_module):
+        self.start = {name: p.detach().clone() for name, p in pl_module.named_parameters()}
+
+    def on_train_end(self, trainer, pl_module):
+        import json
+
+        import torch
+
+        changed = {name for name, p in pl_module.named_parameters() if not torch.equal(p.detach(), self.start[name])}
+        names = {id(p): name for name, p in pl_module.named_parameters()}
+        optimizers = []
+        for optimizer in trainer.optimizers:
+            params = [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
+            optimizers.append({"stepped": bool(optimizer.state), "owns": sorted({n.split(".")[0] for n in params}),
+                               "changed_fraction": sum(n in changed for n in params) / len(params)})
+        modules = sorted({name.split(".")[0] for name in changed})
+        self.path.write_text(json.dumps({"optimizers": optimizers, "changed_modules": modules}))
+
+
+def recorded_training(overrides: list[str], output_dir: Path) -> dict:
+    """Train with ``RecordTraining`` and return what it recorded."""
+    import json
+
+    from gan_experiments.pipeline import train
+
+    record = output_dir / "record.json"
+    train(compose_train([*overrides, "+callbacks.record._target_=tests.helpers.RecordTraining",
+                         f"+callbacks.record.path={record}"], output_dir))
+    return json.loads(record.read_text())
+
+
+def write_image_folders(root: Path, layout: dict[str, int], size: tuple[int, int] = (16, 16)) -> Path:
+    """Folders of small random RGB PNGs under ``root``: ``{"trainA": 8, ...}`` -> root/trainA/000.png ...
+    (``size`` is (width, height); a paired dataset's side-by-side images are twice as wide as high)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for folder, count in layout.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / folder / f"{i:03d}.png")
+    return root

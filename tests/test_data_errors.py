@@ -83,8 +83,6 @@ def test_the_toy2d_experiments_pass_the_model_check():
     ImageFolderDataModule.check_model_config(compose_train(["data=digits"]))  # image data: nothing to check
 
 
-@pytest.mark.xfail(strict=True, reason="needs pipeline.train (or config.validate) to call "
-                   "check_model_config of the data class before save_config; see the issue 13 report")
 def test_dcgan_on_toy2d_from_train_is_one_config_error(tmp_path):
     with pytest.raises(ConfigError, match="data=toy2d"):
         train(compose_train([*FAST, "data=toy2d"], tmp_path))

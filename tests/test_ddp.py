@@ -1,10 +1,12 @@
 """Distributed data parallel on CPU: two gloo processes (ddp_spawn; plain ddp would relaunch pytest)."""
 
+import math
 import subprocess
 import sys
 
 import pytest
 import torch
+from omegaconf import open_dict
 
 from gan_experiments.pipeline import train
 from tests.helpers import FAST, ROOT, SMALL_IMAGES, compose_train, small_networks
@@ -79,3 +81,26 @@ def test_cyclegan_ranks_stay_in_sync_and_metrics_cover_the_test_split(tmp_path, 
         assert torch.equal(rank0[name], rank1[name]), name
     assert metrics["val/num_a"] == 120 and 0 <= metrics["val/domain_accuracy_a2b"] <= 1
     assert (tmp_path / "samples/a2b_epoch_001.png").is_file()
+
+
+@pytest.mark.slow
+def test_two_ranks_stay_identical_under_the_fp16_scaler(tmp_path):
+    """ddp_spawn with trainer=fp16_cpu's real fp16 autocast and GradScaler: the ranks skip the same
+    overflowing steps (gradients are all-reduced before the scaler looks at them) and end identical."""
+    cfg = compose_train(
+        [*FAST, *SMALL_IMAGES, *small_networks("dcgan"), "loss=wgan_gp", "loss.n_critic=1", "trainer=ddp_spawn",
+         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.limit_train_batches=12",
+         "+callbacks.rank_weights._target_=tests.rank_weights.SaveRankWeights", f"+callbacks.rank_weights.dirpath={tmp_path}"],
+        tmp_path,
+    )
+    fp16 = compose_train(["trainer=fp16_cpu"]).trainer
+    with open_dict(cfg):
+        cfg.trainer.precision = None
+        cfg.trainer.plugins = fp16.plugins
+    metrics = train(cfg)
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    for name in rank0:
+        if "running_" not in name and "num_batches_tracked" not in name:
+            assert torch.equal(rank0[name], rank1[name]), name
+    checkpoint = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=True)
+    assert checkpoint["MixedPrecision"]["scale"] < 65536 and math.isfinite(metrics["train/gp"])

@@ -140,7 +140,9 @@ def test_short_mnist_dcgan_run_reports_named_metrics(tmp_path, shared_data):
     assert metrics["val/features"].startswith("classifier-") and metrics["val/num_real"] == 2000
 
 
-def test_unlabelled_data_without_inception_fails_before_training(tmp_path, monkeypatch):
+def test_unlabelled_data_without_inception(tmp_path, monkeypatch):
+    """auto: trains without the FID family (one warning saying how to enable it); an explicit
+    metrics.features=inception without weights stops before the first checkpoint, naming the key."""
     from PIL import Image
 
     from gan_experiments.config import ConfigError
@@ -149,11 +151,14 @@ def test_unlabelled_data_without_inception_fails_before_training(tmp_path, monke
     (tmp_path / "imgs").mkdir()
     for i in range(4):
         Image.new("RGB", (20, 20), (i * 40, 0, 0)).save(tmp_path / f"imgs/{i}.png")
-    cfg = compose_train([*FAST, "data=image_folder", f"data.path={tmp_path}/imgs", "data.image_size=16",
-                         "data.batch_size=2", "data.num_workers=0", "metrics=default"], tmp_path / "run")
-    with pytest.raises(ConfigError, match="metrics.inception_weights=PATH"):
-        train(cfg)
-    assert not (tmp_path / "run/checkpoints").exists()
+    overrides = [*FAST, "data=image_folder", f"data.path={tmp_path}/imgs", "data.image_size=16",
+                 "data.batch_size=2", "data.num_workers=0", "metrics=default", "metrics.every_n_epochs=1"]
+    with pytest.warns(UserWarning, match="FID, KID, IS and precision/recall are skipped.*metrics.inception_weights=PATH"):
+        metrics = train(compose_train(overrides, tmp_path / "auto"))
+    assert "val/fid" not in metrics and (tmp_path / "auto/checkpoints/last.ckpt").is_file()
+    with pytest.raises(ConfigError, match="metrics.features=inception needs the InceptionV3 weights.*metrics.inception_weights=PATH"):
+        train(compose_train([*overrides, "metrics.features=inception"], tmp_path / "inception"))
+    assert not (tmp_path / "inception/checkpoints").exists()
 
 
 @pytest.mark.realdata

@@ -13,9 +13,9 @@ from lightning import Callback, LightningModule, Trainer
 
 from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
-from gan_experiments.config import ConfigError
 from gan_experiments.metrics.class_coverage import class_coverage
-from gan_experiments.metrics.features import INCEPTION_WEIGHTS_FILE, FeatureExtractor, find_inception_weights
+from gan_experiments.metrics.features import FeatureExtractor
+from gan_experiments.metrics.inception_download import INCEPTION_URL
 from gan_experiments.metrics.reference import RealFeatures, real_features
 from gan_experiments.metrics.scores import all_scores
 from gan_experiments.metrics.select import build_extractor
@@ -99,28 +99,16 @@ class GANMetrics(Callback):
     def __init__(self, features: str = "auto", num_samples: int = 10000, every_n_epochs: int = 5,
                  batch_size: int = 250, inception_weights: str | None = None,
                  cache_dir: str = "~/.cache/gan_experiments", classifier_steps: int = 600, k: int = 3,
-                 seed: int = 0, samples_dir: str | None = None):
+                 seed: int = 0, samples_dir: str | None = None, inception_url: str | None = INCEPTION_URL):
         if num_samples < 2 or every_n_epochs < 1:
             raise ValueError("metrics.num_samples must be >= 2 and metrics.every_n_epochs >= 1")
         self.features, self.num_samples, self.every_n_epochs = features, num_samples, every_n_epochs
         self.batch_size, self.inception_weights, self.cache_dir = batch_size, inception_weights, cache_dir
-        self.classifier_steps, self.k, self.seed = classifier_steps, k, seed
+        self.classifier_steps, self.k, self.seed, self.inception_url = classifier_steps, k, seed, inception_url
         self.toy = Toy2DEvaluation(samples_dir or ".", every_n_epochs=every_n_epochs, seed=seed)
         self.extractor: FeatureExtractor | None = None
         self.real: RealFeatures | None = None
         self.metrics_info: dict = {}
-
-    def check_datamodule(self, datamodule) -> None:
-        """Before training: fail now, not after the first epochs, when no extractor can serve this data."""
-        if hasattr(datamodule, "centres"):
-            return
-        if self.features == "inception" or find_inception_weights(self.inception_weights) is not None:
-            return
-        if not datamodule.classifier_labels()[0]:
-            raise ConfigError(
-                "metrics need InceptionV3 weights for unlabelled data (no classifier can be trained without "
-                f"labels): set metrics.inception_weights=PATH to {INCEPTION_WEIGHTS_FILE}, or metrics=none"
-            )
 
     def _is_toy(self, trainer: Trainer) -> bool:
         return hasattr(trainer.datamodule, "centres")
@@ -130,7 +118,10 @@ class GANMetrics(Callback):
             return
         dm = trainer.datamodule
         self.extractor = rank_zero_first(trainer, lambda: build_extractor(
-            self.features, dm, self.inception_weights, self.cache_dir, self.classifier_steps), "gan_metrics")
+            self.features, dm, self.inception_weights, self.cache_dir, self.classifier_steps, self.inception_url),
+            "gan_metrics")
+        if self.extractor is None:  # unlabelled data and no Inception weights: said once, nothing to compute
+            return
         self.real = rank_zero_first(trainer, lambda: real_features(
             self.extractor, dm.val_set, self.num_samples, self.cache_dir, pl_module.device), "gan_metrics")
         self.extractor.to(pl_module.device)
@@ -146,6 +137,8 @@ class GANMetrics(Callback):
             return
         if self._is_toy(trainer):
             self.toy.on_train_epoch_end(trainer, pl_module)
+            return
+        if self.extractor is None:
             return
         for name, value in self.evaluate(trainer, pl_module).items():
             pl_module.log(f"val/{name}", value, prog_bar=name == "fid")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.plugins.precision import MixedPrecision
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.optim import Optimizer
 
@@ -17,11 +18,21 @@ class NonFiniteLossError(FloatingPointError):
     """A training loss became NaN or infinite; the message names the term, the step and the last checkpoint."""
 
 
+def uses_loss_scaler(trainer: Trainer) -> bool:
+    """True under fp16 mixed precision with a ``GradScaler`` (on a GPU, or ``trainer=fp16_cpu``)."""
+    plugin = trainer.precision_plugin
+    return isinstance(plugin, MixedPrecision) and plugin.scaler is not None and plugin.scaler.is_enabled()
+
+
 class NonFiniteLossGuard(Callback):
     """``action=stop``: after every training batch, checks each loss term the module returned
     (``train/<name>``); the first NaN or Inf stops training with ``NonFiniteLossError`` naming the term, the
     batch, the optimizer step and the epoch. Checkpoints are written at epoch ends, so ``last.ckpt`` stays
     the last good one; lower the learning rate or try ``trainer.precision=32-true`` and resume from it.
+
+    Under fp16 with a loss scaler, a step whose scaled gradients overflow is normal: the scaler skips it
+    and halves its scale (several times at the start of a run, from 65536). The losses stay finite, so
+    ``stop`` does not fire, and ``skip`` leaves such steps to the scaler.
 
     ``action=skip``: before every optimizer step, if any gradient is NaN or Inf, the gradients are dropped
     so the step changes nothing (Adam's moments and step count included), as the fp16 loss scaler does,
@@ -52,8 +63,8 @@ class NonFiniteLossGuard(Callback):
             f"or skip such steps with callbacks.nonfinite_guard.action=skip{then}")
 
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Optimizer) -> None:
-        if self.action != "skip":
-            return
+        if self.action != "skip" or uses_loss_scaler(trainer):
+            return  # an fp16 loss scaler skips steps with inf/NaN gradients itself and lowers its scale
         grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         key = id(optimizer)
         if not grads or torch.stack([g.isfinite().all() for g in grads]).all():

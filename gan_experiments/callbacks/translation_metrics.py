@@ -23,6 +23,7 @@ from gan_experiments.callbacks.gan_metrics import gather_shards
 from gan_experiments.config import ConfigError
 from gan_experiments.data import PairedDataModule, UnpairedDataModule
 from gan_experiments.metrics.features import FeatureExtractor
+from gan_experiments.metrics.inception_download import INCEPTION_URL
 from gan_experiments.metrics.reference import RealFeatures, real_features
 from gan_experiments.metrics.scores import frechet_distance
 from gan_experiments.metrics.select import build_extractor
@@ -51,12 +52,12 @@ class TranslationMetrics(Callback):
 
     def __init__(self, features: str = "auto", num_samples: int = 1000, every_n_epochs: int = 5, batch_size: int = 8,
                  inception_weights: str | None = None, cache_dir: str = "~/.cache/gan_experiments",
-                 classifier_steps: int = 600):
+                 classifier_steps: int = 600, inception_url: str | None = INCEPTION_URL):
         if num_samples < 2 or every_n_epochs < 1:
             raise ValueError("metrics.num_samples must be >= 2 and metrics.every_n_epochs >= 1")
         self.features, self.num_samples, self.every_n_epochs = features, num_samples, every_n_epochs
         self.batch_size, self.inception_weights, self.cache_dir = batch_size, inception_weights, cache_dir
-        self.classifier_steps = classifier_steps
+        self.classifier_steps, self.inception_url = classifier_steps, inception_url
         self.extractor: FeatureExtractor | None = None
         self.domain_classifier: FeatureExtractor | None = None
         self.real: dict[int, RealFeatures] = {}
@@ -70,7 +71,8 @@ class TranslationMetrics(Callback):
             )
 
     def _extractor(self, features: str, datamodule) -> FeatureExtractor:
-        return build_extractor(features, datamodule, self.inception_weights, self.cache_dir, self.classifier_steps)
+        return build_extractor(features, datamodule, self.inception_weights, self.cache_dir, self.classifier_steps,
+                               self.inception_url)
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         dm = trainer.datamodule

@@ -130,7 +130,8 @@ RULES = [
     Rule("metrics.batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("metrics.k", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("trainer.max_epochs", lambda v: v is None or (_int(v) and (v >= 1 or v == -1)), "an integer >= 1, or -1"),
-    Rule("trainer.precision", lambda v: str(v) in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
+    Rule("trainer.precision", lambda v: v is None or str(v) in PRECISIONS,
+         f"one of {', '.join(PRECISIONS)} (null: a precision plugin in trainer.plugins decides)"),
     Rule(
         "trainer.devices",
         lambda v: v == "auto" or (_int(v) and (v >= 1 or v == -1)) or OmegaConf.is_list(v),
@@ -170,7 +171,9 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "betas": (lambda v: OmegaConf.is_list(v) and len(v) == 2 and all(_probability(b) for b in v),
               "two numbers in [0, 1), e.g. [0.5, 0.999]"),
     "inception_weights": (lambda v: v is None or Path(str(v)).expanduser().is_file(),
-                          "an existing weights file, or null for torchmetrics' download"),
+                          "an existing weights file, or null for the torch hub cache (and metrics.inception_url)"),
+    "inception_url": (lambda v: v in (None, "") or (isinstance(v, str) and v.startswith(("http://", "https://", "file://"))),
+                      "an http(s) URL of the weights file, or null / '' (never download)"),
     "limit_train_batches": (lambda v: (_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
                             "a fraction in (0, 1] or a number of batches >= 1"),
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lightning.pytorch.utilities import rank_zero_warn
+
 from gan_experiments.config import ConfigError
 from gan_experiments.metrics.classifier import load_or_train_classifier
 from gan_experiments.metrics.features import (
@@ -14,32 +16,63 @@ from gan_experiments.metrics.features import (
     default_inception_weights,
     find_inception_weights,
 )
+from gan_experiments.metrics.inception_download import (
+    INCEPTION_URL,
+    DownloadError,
+    cached_weights_path,
+    download_weights,
+)
 
 CHOICES = ("auto", "inception", "classifier")
 
 
-def build_extractor(features: str, datamodule=None, inception_weights: str | None = None,
-                    cache_dir: str | Path = "~/.cache/gan_experiments", classifier_steps: int = 600) -> FeatureExtractor:
-    """``auto`` picks Inception when its weights are found (``inception_weights`` or the torch hub cache),
-    else the dataset's classifier (trained and cached on first use)."""
-    if features not in CHOICES:
-        raise ConfigError(f"metrics.features must be one of {', '.join(CHOICES)}, got {features!r}")
+def inception_weights_for(inception_weights: str | None, inception_url: str | None) -> tuple[Path | None, str]:
+    """Usable InceptionV3 weights: ``inception_weights`` if given (it must exist), else the torch hub cache,
+    else a download of ``inception_url`` into it (null: never download). (path, "") or (None, why not)."""
     try:
         weights = find_inception_weights(inception_weights)
     except FileNotFoundError as err:
         raise ConfigError(str(err)) from err
-    if features == "inception" or (features == "auto" and weights is not None):
-        if weights is None:
-            raise ConfigError(
-                f"metrics.features=inception needs the InceptionV3 weights {INCEPTION_WEIGHTS_FILE}: none at "
-                f"{default_inception_weights()}; set metrics.inception_weights=PATH (or use metrics.features=classifier)"
-            )
+    if weights is not None:
+        return weights, ""
+    if not inception_url:
+        return None, f"none at {default_inception_weights()} and metrics.inception_url=null (no download)"
+    if cached_weights_path(inception_url).is_file():
+        return cached_weights_path(inception_url), ""
+    try:
+        return download_weights(inception_url), ""
+    except DownloadError as err:
+        return None, f"none at {default_inception_weights()} and the download failed: {err}"
+
+
+def build_extractor(features: str, datamodule=None, inception_weights: str | None = None,
+                    cache_dir: str | Path = "~/.cache/gan_experiments", classifier_steps: int = 600,
+                    inception_url: str | None = INCEPTION_URL) -> FeatureExtractor | None:
+    """``inception``: InceptionV3 (``inception_weights_for``), or a ``ConfigError`` saying why not.
+    ``classifier``: the dataset's classifier (trained and cached on first use). ``auto``: Inception when
+    its weights are there or can be downloaded, else, with a one-line warning saying why, the classifier
+    on labelled data, or None on unlabelled data (no extractor: the caller skips the FID family)."""
+    if features not in CHOICES:
+        raise ConfigError(f"metrics.features must be one of {', '.join(CHOICES)}, got {features!r}")
+    labelled = datamodule is not None and bool(datamodule.classifier_labels()[0])
+    weights, why_not = inception_weights_for(inception_weights, inception_url) if features != "classifier" else (None, "")
+    if weights is not None:
         return InceptionFeatures(weights)
-    if datamodule is None or not datamodule.classifier_labels()[0]:
-        raise ConfigError(
-            "metrics.features=classifier (the choice of 'auto' without Inception weights) needs a labelled dataset "
-            "to train its classifier on; this one has no labels: set metrics.inception_weights=PATH"
-        )
+    if features == "inception":
+        raise ConfigError(f"metrics.features=inception needs the InceptionV3 weights {INCEPTION_WEIGHTS_FILE}: "
+                          f"{why_not}; set metrics.inception_weights=PATH (or use metrics.features=classifier)")
+    if not labelled:
+        if features == "classifier":
+            raise ConfigError("metrics.features=classifier needs a labelled dataset to train its classifier on; "
+                              "this one has no labels: use metrics.features=inception")
+        rank_zero_warn(f"metrics.features=auto: no InceptionV3 weights ({why_not}) and no labels to train a "
+                       f"classifier on, so FID, KID, IS and precision/recall are skipped (samples and checkpoints "
+                       f"are still written); to have them, put {INCEPTION_WEIGHTS_FILE} in "
+                       f"{default_inception_weights().parent} or set metrics.inception_weights=PATH")
+        return None
+    if features == "auto":
+        rank_zero_warn(f"metrics.features=auto: no InceptionV3 weights ({why_not}); using a classifier trained on "
+                       "this dataset's labels instead (its FIDs are not comparable with published ones)")
     classifier, info = load_or_train_classifier(datamodule, cache_dir, classifier_steps)
     extractor = ClassifierFeatures(classifier)
     extractor.info = info

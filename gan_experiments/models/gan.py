@@ -140,10 +140,10 @@ class GANModule(LightningModule):
         loss = self.loss.criterion.discriminator_loss(d_real, d_fake)
         logs = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
         if self.loss.gp_weight > 0:
-            logs["gp"] = gradient_penalty(critic, interpolate(real, fake), self._loss_scale())
+            logs["gp"] = gradient_penalty(critic, interpolate(real, fake))
             loss = loss + self.loss.gp_weight * logs["gp"]
         if self.loss.r1_weight > 0:
-            logs["r1"] = r1_penalty(critic, real, self._loss_scale())
+            logs["r1"] = r1_penalty(critic, real)
             loss = loss + self.loss.r1_weight / 2 * logs["r1"]
         logs["d_loss"] = loss
         return loss, {name: value.detach() for name, value in logs.items()}
@@ -167,11 +167,6 @@ class GANModule(LightningModule):
     def _update_ema(self) -> None:
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
-
-    def _loss_scale(self) -> float:
-        """The fp16 AMP scaler's current scale (1 without a scaler, e.g. fp32 and bf16)."""
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
-        return float(scaler.get_scale()) if scaler is not None and scaler.is_enabled() else 1.0
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["critic_steps"] = self.critic_steps

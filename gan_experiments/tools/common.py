@@ -48,7 +48,12 @@ def datamodule_of(cfg: DictConfig, run_config: dict | None = None):
 
 def extractor_for(cfg: DictConfig, datamodule) -> FeatureExtractor:
     m = cfg.metrics
-    return build_extractor(m.features, datamodule, m.inception_weights, m.cache_dir, m.classifier_steps)
+    extractor = build_extractor(m.features, datamodule, m.inception_weights, m.cache_dir, m.classifier_steps,
+                                m.get("inception_url"))
+    if extractor is None:
+        raise ConfigError(f"task={cfg.task} needs image features: this data has no labels for a classifier and "
+                          "no InceptionV3 weights are here; set metrics.inception_weights=PATH")
+    return extractor
 
 
 def load_evaluation(cfg: DictConfig, features: bool = True) -> Evaluation:

@@ -20,7 +20,7 @@ from gan_experiments.data.torchvision_data import SPECS, TorchvisionDataModule
 from gan_experiments.metrics.features import FeatureExtractor
 from gan_experiments.metrics.reference import first_images
 from gan_experiments.metrics.scores import all_scores
-from gan_experiments.metrics.select import build_extractor
+from gan_experiments.tools.common import extractor_for
 
 
 def read_folder(path: str, limit: int, key: str = "real") -> list[torch.Tensor]:
@@ -89,7 +89,7 @@ def compare(cfg: DictConfig) -> dict:
     fakes = read_folder(cfg.fake, m.num_samples, key="fake")
     real_name = str(cfg.real)
     datamodule = named_dataset(real_name, cfg.paths.data_dir, fakes[0].shape[-1]) if real_name in SPECS else None
-    extractor = build_extractor(m.features, datamodule, m.inception_weights, m.cache_dir, m.classifier_steps)
+    extractor = extractor_for(cfg, datamodule)
     # the classifier sees its dataset's size and channels; Inception takes RGB at any size
     size, channels = (datamodule.sample_shape[-1], datamodule.sample_shape[0]) if extractor.name == "classifier" else (None, 3)
     if datamodule is not None:
