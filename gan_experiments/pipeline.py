@@ -43,7 +43,28 @@ def build(cfg: DictConfig, what: str, **kwargs) -> Any:
 
 
 def build_loss(cfg: DictConfig) -> GANLoss:
-    """The ``loss`` group: criterion, critic constraint and schedule (its optimizers are built separately)."""
+    """The ``loss`` group: criterion, critic constraint and schedule (its optimizers are built separately).
+    ``loss.critic_schedule``: null (``n_critic`` throughout) or a node of ``CriticSchedule``'s fields, each
+    optional (``{}`` is the WGAN authors' schedule); a wrong key or value names ``loss.critic_schedule...``."""
+    from dataclasses import fields
+
+    from gan_experiments.losses.objective import CriticSchedule
+
+    node = cfg.get("critic_schedule")
+    schedule = None
+    if node is not None:
+        names = [field.name for field in fields(CriticSchedule)]
+        if not OmegaConf.is_dict(node):
+            raise ConfigError(f"loss.critic_schedule={node!r} is invalid: expected null (loss.n_critic throughout) "
+                              f"or a node with the keys {', '.join(names)}, e.g. loss=wgan_clip_authors")
+        unknown = sorted(set(node) - set(names))
+        if unknown:
+            raise ConfigError(f"loss.critic_schedule has no key {', '.join(map(repr, unknown))}: "
+                              f"its keys are {', '.join(names)}")
+        try:
+            schedule = CriticSchedule(**OmegaConf.to_container(node, resolve=True))
+        except ValueError as err:
+            raise ConfigError(f"loss.critic_schedule.{err}") from err
     try:
         return GANLoss(
             criterion=build(cfg.criterion, "loss.criterion"),
@@ -51,6 +72,7 @@ def build_loss(cfg: DictConfig) -> GANLoss:
             gp_weight=cfg.gp_weight,
             clip_value=cfg.clip_value,
             r1_weight=cfg.get("r1_weight", 0.0),
+            critic_schedule=schedule,
         )
     except ValueError as err:
         raise ConfigError(f"loss: {err}") from err

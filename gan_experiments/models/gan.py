@@ -43,6 +43,11 @@ class GANModule(LightningModule):
 
     Each critic step sees a fresh real batch, so with n_critic = 5 the generator steps every 5th batch
     (WGAN, Arjovsky et al. 2017, Algorithm 1). ``trainer.global_step`` counts both optimizers' steps.
+    With ``loss.critic_schedule`` (``CriticSchedule``; the WGAN authors' code: 100 critic steps before each
+    of the first 25 and every 500th generator step), G steps once ``loss.critic_steps_before(g)`` critic
+    steps have run since its last step, g being its steps so far, and (``generator_step_at_epoch_end``)
+    after every epoch's last batch. ``critic_steps``, ``generator_steps`` and
+    ``critic_steps_since_generator_step`` are saved in checkpoints, so a resume continues the schedule.
 
     Shapes: real batch [N, ...] as produced by the DataModule, labels [N]; z [N, generator.latent_dim].
     With ``diffaugment`` (a policy list such as [color, translation, cutout]), D sees T(x) and T(G(z)) in
@@ -71,7 +76,9 @@ class GANModule(LightningModule):
             raise ValueError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
-        self.critic_steps = 0
+        # counters of the critic/generator alternation (in checkpoints): critic steps, generator steps g, and
+        # critic steps since G's last step (what a loss.critic_schedule compares with critic_steps_before(g))
+        self.critic_steps = self.generator_steps = self.critic_steps_since_generator_step = 0
         # G_ema <- d * G_ema + (1 - d) * G after every generator step (Karras et al. 2018; Yazici et al. 2019)
         self.generator_ema = (
             AveragedModel(generator, avg_fn=warmup_ema(ema_decay), use_buffers=True).requires_grad_(False)
@@ -115,13 +122,26 @@ class GANModule(LightningModule):
         opt_g, opt_d = self.optimizers()
         logs = self._critic_step(opt_d, real, labels)
         self.critic_steps += 1
-        if self.critic_steps % self.loss.n_critic == 0:
+        self.critic_steps_since_generator_step += 1
+        if self._generator_steps_now(batch_idx):
             logs |= self._generator_step(opt_g, real.shape[0], labels)
+            self.generator_steps += 1
+            self.critic_steps_since_generator_step = 0
         sync = self.trainer.world_size > 1
         for name, value in logs.items():
             shown = name in ("d_loss", "g_loss")
             self.log(f"train/{name}", value, on_step=True, on_epoch=True, prog_bar=shown, sync_dist=sync)
         return logs
+
+    def _generator_steps_now(self, batch_idx: int) -> bool:
+        """After this batch's critic step: without a schedule, on every n_critic-th critic step of the run
+        (Algorithm 1); with one, once its count for this generator step is reached, or at the epoch's end."""
+        schedule = self.loss.critic_schedule
+        if schedule is None:
+            return self.critic_steps % self.loss.n_critic == 0
+        if self.critic_steps_since_generator_step >= self.loss.critic_steps_before(self.generator_steps):
+            return True
+        return schedule.generator_step_at_epoch_end and batch_idx + 1 >= self.trainer.num_training_batches
 
     def _critic_step(self, opt: Optimizer, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         self.toggle_optimizer(opt)
@@ -170,6 +190,12 @@ class GANModule(LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["critic_steps"] = self.critic_steps
+        checkpoint["generator_steps"] = self.generator_steps
+        checkpoint["critic_steps_since_generator_step"] = self.critic_steps_since_generator_step
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.critic_steps = checkpoint.get("critic_steps", 0)
+        # checkpoints from before these counters trained with a constant n_critic
+        self.generator_steps = checkpoint.get("generator_steps", self.critic_steps // self.loss.n_critic)
+        self.critic_steps_since_generator_step = checkpoint.get(
+            "critic_steps_since_generator_step", self.critic_steps % self.loss.n_critic)
