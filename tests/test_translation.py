@@ -102,6 +102,7 @@ def test_pix2pix_lowers_held_out_l1(shared_data, tmp_path):
     # measured 0.370 -> 0.329; facades L1 falls slowly (0.33 after 200 or 800 short-run iterations alike)
     assert metrics["val/l1"] < 0.93 * before, (before, metrics["val/l1"])
     assert metrics["val/psnr"] > 10 and 0 < metrics["val/ssim"] < 1 and metrics["val/num_pairs"] == 106
+    assert metrics["val/test_mode"] == "paper"  # the paper's test protocol is the default, and said
     assert torch.isfinite(torch.tensor(metrics["val/fid"]))
     with Image.open(tmp_path / "samples" / "a2b_epoch_002.png") as panel:  # input | output | target
         assert panel.size == (2 + 3 * 66, 2 + 4 * 66)

@@ -1,6 +1,7 @@
 """Pix2Pix / CycleGAN parts against the reference: network shapes and sizes, U-Net skips, PatchGAN patches,
 the image pool, the linear-decay schedule and every loss term on known inputs."""
 
+import functools
 import math
 
 import pytest
@@ -9,6 +10,7 @@ from torch import nn
 
 from gan_experiments.losses import BCELoss, GANLoss, LSGANLoss
 from gan_experiments.models import CycleGANModule, Pix2PixModule
+from gan_experiments.models.inference import paper_test_mode
 from gan_experiments.networks import PatchDiscriminator, ResnetGenerator, UnetGenerator
 from gan_experiments.networks.unet import UnetBlock
 from gan_experiments.training import ImagePool, LinearDecay
@@ -211,3 +213,59 @@ def test_translation_models_refuse_critic_losses():
     m = CycleGANModule(Negate(), Negate(), Constant(), Constant(), GANLoss(LSGANLoss()), adam, adam)
     with pytest.raises(ValueError, match="translates a2b, b2a"):
         m.translate(torch.zeros(1, 3, 4, 4), "x2y")
+
+
+def small_pix2pix(test_mode: str) -> Pix2PixModule:
+    torch.manual_seed(0)
+    generator = UnetGenerator(3, 3, num_downs=6, base_channels=8, norm="batch", dropout=0.5)  # dropout in 1 block
+    assert any(isinstance(m, nn.Dropout) for m in generator.modules())
+    adam = functools.partial(torch.optim.Adam, lr=2e-4)
+    module = Pix2PixModule(generator, PatchDiscriminator(6, base_channels=8, n_layers=2), GANLoss(BCELoss()), adam, adam,
+                           test_mode=test_mode)
+    with torch.no_grad():  # running statistics far from any single image's, so the protocols differ visibly
+        for m in module.generator.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.fill_(0.5)
+                m.running_var.fill_(4.0)
+    return module.eval()
+
+
+def test_pix2pix_translates_by_the_papers_test_protocol():
+    """Isola et al. sec. 3.3 / junyanz test.py without --eval: the generator in training mode (dropout on,
+    batch norm with the statistics of the batch), one image per batch. Expected: a copy of the generator
+    in training mode fed each image alone (dropout switched off in both, so the masks do not matter)."""
+    import copy
+
+    module, images = small_pix2pix("paper"), torch.randn(3, 3, 64, 64)
+    module.generator.apply(lambda m: setattr(m, "p", 0.0) if isinstance(m, nn.Dropout) else None)
+    reference = copy.deepcopy(module.generator).train()
+    with torch.no_grad():
+        expected = torch.cat([reference(image[None]) for image in images])
+    running = {k: v.clone() for k, v in module.generator.state_dict().items()}
+    assert torch.allclose(module.translate(images), expected, atol=1e-5)
+    assert all(torch.equal(v, module.generator.state_dict()[k]) for k, v in running.items())  # stats untouched
+    assert not module.generator.training  # the module's own mode is restored
+
+
+def test_the_papers_test_mode_keeps_dropout_on_seeded_apart_from_the_callers_stream():
+    module, images = small_pix2pix("paper"), torch.randn(3, 3, 64, 64)
+    torch.manual_seed(123)
+    outputs = module.translate(images)
+    after = torch.rand(1)
+    torch.manual_seed(123)
+    assert torch.equal(after, torch.rand(1))  # the caller's random stream did not advance
+    assert torch.equal(module.translate(images), outputs)  # the same input, the same output
+    with paper_test_mode(module.generator, seed=1) as generator, torch.no_grad():
+        other_masks = generator(images)
+    assert (other_masks - outputs).abs().mean() > 1e-3  # dropout is on: other masks, other outputs
+
+
+def test_pix2pix_eval_test_mode_uses_running_statistics_without_dropout():
+    module, images = small_pix2pix("eval"), torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        expected = module.generator.eval()(images)
+    assert torch.allclose(module.translate(images), expected, atol=1e-6)
+    paper = small_pix2pix("paper").translate(images)
+    assert (paper - expected).abs().mean() > 0.05  # the two protocols are not the same numbers
+    with pytest.raises(ValueError, match="test_mode must be one of paper, eval"):
+        module.set_test_mode("train")

@@ -78,7 +78,7 @@ class TranslationMetrics(Callback):
         dm = trainer.datamodule
         first = lambda fn: rank_zero_first(trainer, fn, "translation_metrics")  # noqa: E731
         self.extractor = first(lambda: self._extractor(self.features, dm)).to(pl_module.device)
-        self.metrics_info = {"val/features": self.extractor.fingerprint}
+        self.metrics_info = {"val/features": self.extractor.fingerprint, "val/test_mode": pl_module.test_mode}
         if isinstance(dm, UnpairedDataModule):
             self.domain_classifier = self.extractor
             if self.extractor.name != "classifier":

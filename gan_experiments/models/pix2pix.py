@@ -24,15 +24,20 @@ class Pix2PixModule(TranslationModule):
     D's loss halved to slow D relative to G). The adversarial criterion is the ``loss`` group's (bce by default).
 
     Shapes: x [N, C_in, H, W], y and G(x) [N, C_out, H, W], D(cat) [N, 1, H', W'] (PatchGAN logits).
-    Inference (``translate``) runs G in eval mode; the paper keeps dropout and batch statistics at test time.
+    Inference (``translate``, so metrics and ``task=translate``) follows ``test_mode``: "paper" (default) as
+    the paper (sec. 3.3) and the reference's default test: dropout on and batch norm with the statistics of
+    each single image (batch 1, training mode, running statistics untouched, dropout seeded); "eval" uses
+    the running statistics without dropout (the reference's ``--eval``).
     Logged: train/d_loss, train/d_real, train/d_fake, train/g_adv, train/l1 (unweighted), train/g_loss.
     """
 
     translators = {"a2b": "generator"}  # the trained direction, whichever data.direction chose
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, loss: GANLoss, optimizer_g: OptimizerFactory,
-                 optimizer_d: OptimizerFactory, lambda_l1: float = 100.0, n_epochs: int = 100, n_epochs_decay: int = 100):
+                 optimizer_d: OptimizerFactory, lambda_l1: float = 100.0, n_epochs: int = 100, n_epochs_decay: int = 100,
+                 test_mode: str = "paper"):
         super().__init__(loss, optimizer_g, optimizer_d, n_epochs, n_epochs_decay)
+        self.set_test_mode(test_mode)
         if lambda_l1 < 0:
             raise ValueError(f"model.lambda_l1 must be >= 0, got {lambda_l1}")
         self.generator, self.discriminator, self.lambda_l1 = generator, discriminator, lambda_l1

@@ -14,7 +14,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from gan_experiments.losses import GANLoss
-from gan_experiments.models.inference import eval_mode
+from gan_experiments.models.inference import TEST_MODES, eval_mode, paper_test_mode
 from gan_experiments.training import LinearDecay
 
 OptimizerFactory = Callable[[Any], Optimizer]
@@ -22,7 +22,8 @@ OptimizerFactory = Callable[[Any], Optimizer]
 
 def check_translation_loss(loss: GANLoss, model: str) -> None:
     """Translation models take one discriminator step per generator step and no critic constraint."""
-    if loss.n_critic != 1 or loss.gp_weight or loss.r1_weight or loss.clip_value is not None:
+    if (loss.n_critic != 1 or loss.gp_weight or loss.r1_weight or loss.clip_value is not None
+            or loss.critic_schedule is not None):
         raise ValueError(
             f"{model} trains D and G once per batch without gradient penalties or clipping: use loss=lsgan "
             f"(CycleGAN), loss=bce (pix2pix) or loss=hinge, not {loss!r}"
@@ -39,6 +40,9 @@ class TranslationModule(LightningModule):
     """
 
     translators: dict[str, str] = {}
+    # how ``translate`` runs the generator: "eval" (running statistics, no dropout) or "paper" (pix2pix's
+    # test protocol: dropout on, each image's own batch-norm statistics; see ``paper_test_mode``)
+    test_mode: str = "eval"
 
     def __init__(self, loss: GANLoss, optimizer_g: OptimizerFactory, optimizer_d: OptimizerFactory,
                  n_epochs: int = 100, n_epochs_decay: int = 100):
@@ -99,16 +103,22 @@ class TranslationModule(LightningModule):
             self.log(f"train/{name}", value, on_step=True, on_epoch=True, prog_bar=shown, sync_dist=sync)
         return logs
 
+    def set_test_mode(self, mode: str) -> None:
+        if mode not in TEST_MODES:
+            raise ValueError(f"test_mode must be one of {', '.join(TEST_MODES)}, got {mode!r}")
+        self.test_mode = mode
+
     def check_direction(self, direction: str) -> None:
         if direction not in self.translators:
             raise ValueError(f"direction={direction!r}: this {type(self).__name__} translates {', '.join(self.directions)}")
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
-        """[N, C, H, W] in [-1, 1] -> translated [N, C', H, W], in eval mode (training mode is restored)."""
+        """[N, C, H, W] in [-1, 1] -> translated [N, C', H, W] by ``test_mode`` (the module's mode is restored)."""
         self.check_direction(direction)
-        with eval_mode(getattr(self, self.translators[direction])) as generator:
-            return generator(images.to(self.device))
+        generator, images = getattr(self, self.translators[direction]), images.to(self.device)
+        with (paper_test_mode if self.test_mode == "paper" else eval_mode)(generator) as network:
+            return network(images)
 
     def panel_columns(self, batch: tuple[torch.Tensor, torch.Tensor], direction: str) -> list[torch.Tensor]:
         """Columns of a sample panel for ``direction``: [input, translation, ...], each [N, C, H, W]."""

@@ -1,7 +1,9 @@
 """``evaluate.py task=translate ckpt=PATH input_dir=DIR direction=a2b|b2a out_dir=DIR``: translate a folder.
 
 Every image under ``input_dir`` (recursively, any mode: converted to RGB) is resized to the model's
-training resolution (or ``image_size``), translated in eval mode ``batch_size`` at a time, and written to
+training resolution (or ``image_size``), translated ``batch_size`` at a time by the checkpoint's test mode
+(pix2pix: the paper's, dropout on and each image's own batch statistics; ``test_mode=eval`` for running
+statistics without dropout), and written to
 ``out_dir`` under the same relative path and name (the extension decides the format), at that resolution.
 ``out_dir`` may not be ``input_dir`` or inside it, and existing files are replaced only with ``overwrite=true``.
 Files that cannot be read as images are skipped and listed in the result (and in a warning).
@@ -56,6 +58,8 @@ def translate_folder(cfg: DictConfig) -> dict:
     module, run_config = checkpoint_module(cfg)
     if not isinstance(module, TranslationModule):
         raise ConfigError(f"task=translate needs a pix2pix or cyclegan checkpoint; ckpt={cfg.ckpt} is a {type(module).__name__}")
+    if cfg.get("test_mode"):
+        module.set_test_mode(cfg.test_mode)
     direction = cfg.get("direction") or "a2b"
     if direction not in module.directions:
         raise ConfigError(f"direction={direction!r}: this checkpoint translates {', '.join(module.directions)}")
@@ -78,5 +82,6 @@ def translate_folder(cfg: DictConfig) -> dict:
             written.append(str(target))
     if skipped:
         warnings.warn(f"task=translate skipped {len(skipped)} unreadable file(s): {', '.join(skipped)}", stacklevel=1)
-    return {"direction": direction, "image_size": size, "num_translated": len(written), "out_dir": str(out_dir),
+    return {"direction": direction, "image_size": size, "test_mode": module.test_mode, "num_translated": len(written),
+            "out_dir": str(out_dir),
             "skipped": skipped}
