@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import scipy.linalg
 import torch
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torchvision.utils import save_image
 
@@ -65,7 +66,11 @@ def test_checkpoint_metrics_and_truncation_sweep(tmp_path):
     ckpt = str(tmp_path / "run/checkpoints/last.ckpt")
     report = evaluate(evaluate_cfg(tmp_path / "m", ckpt=ckpt, out=str(tmp_path / "m.json")))
     assert json.loads((tmp_path / "m.json").read_text())["fid"] == report["fid"]
-    assert 0 <= report["memorized_fraction"] <= 1 and (tmp_path / "m/memorization_closest_pairs.png").is_file()
+    assert (tmp_path / "m/memorization_closest_pairs.png").is_file()
+    digits = instantiate(compose_train([*DIGITS16]).data)
+    digits.setup("fit")
+    # the search covers the whole training split, not its first metrics.num_samples (301) images
+    assert report["memorization_train_images"] == len(digits.train_set) > 301
     sweep = evaluate(evaluate_cfg(tmp_path / "t", task="truncation", ckpt=ckpt, psis=[0.5, 1.0, 2.0]))
     assert [r["psi"] for r in sweep["sweep"]] == [0.5, 1.0, 2.0]
     assert (tmp_path / "t/truncation.png").is_file() and (tmp_path / "t/truncation_psi_0.5.png").is_file()

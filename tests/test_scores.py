@@ -101,6 +101,17 @@ def test_class_coverage():
     assert scores["class_kl"] == pytest.approx(np.log(10)) and scores["classes_covered"] == 1.0
 
 
+def test_nearest_in_chunks_equals_the_full_distance_matrix():
+    from gan_experiments.metrics.memorization import nearest
+
+    gen = torch.Generator().manual_seed(1)
+    queries, reference = torch.randn(50, 6, generator=gen), torch.randn(83, 6, generator=gen)
+    distances, indices = nearest(queries, reference, chunk=7)  # chunks over queries and the reference
+    full = torch.cdist(queries.double(), reference.double())
+    assert torch.equal(indices, full.argmin(dim=1))
+    assert torch.allclose(distances, full.min(dim=1).values)
+
+
 def test_memorization_flags_copies():
     gen = torch.Generator().manual_seed(0)
     train, val = torch.randn(500, 8, generator=gen), torch.randn(200, 8, generator=gen)

@@ -72,6 +72,8 @@ RULES = [
     Rule("edit_steps", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("purity_samples", lambda v: _int(v) and v >= 1, "an integer >= 1"),
+    Rule("memorization_train_images", lambda v: v is None or (_int(v) and v >= 1),
+         "an integer >= 1, or null for the whole training set"),
     Rule("test_mode", lambda v: v in (None, "paper", "eval"), "null (the checkpoint's), paper or eval"),
     Rule("model.test_mode", lambda v: v in ("paper", "eval"),
          "paper (dropout on, each image's own batch statistics) or eval (running statistics, no dropout)"),

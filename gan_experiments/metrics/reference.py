@@ -2,12 +2,14 @@
 
 The cache key hashes the extractor's weights and the exact uint8 images that go in (so a changed dataset,
 split, sample count, image size or extractor never reuses stale statistics); only the images are read
-again on a cache hit, never the network run.
+again on a cache hit, never the network run. Images are streamed in batches, so a whole training set
+(a memorization search, a ``*_full`` protocol) needs only the memory of its features.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,19 +30,24 @@ class RealFeatures:
         return len(self.features)
 
 
-def first_images(dataset: Dataset, n: int, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` images [n, C, H, W] (in [-1, 1]) and labels [n] of a dataset, in order."""
+def image_batches(dataset: Dataset, n: int | None = None, batch_size: int = 500) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``n`` (None: all) images [B, C, H, W] in [-1, 1] and labels [B] of a dataset, in order,
+    ``batch_size`` at a time (memory bounded by one batch)."""
     from gan_experiments.data.base import InMemoryDataset, _already_batched
 
     collate = _already_batched if isinstance(dataset, InMemoryDataset) else None
-    images, labels, count = [], [], 0
+    remaining = len(dataset) if n is None else min(n, len(dataset))
     for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate):
-        images.append(x)
-        labels.append(torch.as_tensor(y))
-        count += len(x)
-        if count >= n:
-            break
-    return torch.cat(images)[:n], torch.cat(labels)[:n]
+        if remaining <= 0:
+            return
+        yield x[:remaining], torch.as_tensor(y)[:remaining]
+        remaining -= len(x)
+
+
+def first_images(dataset: Dataset, n: int, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` images [n, C, H, W] (in [-1, 1]) and labels [n] of a dataset, in order."""
+    images, labels = zip(*image_batches(dataset, n, batch_size), strict=True)
+    return torch.cat(images), torch.cat(labels)
 
 
 @torch.no_grad()
@@ -51,19 +58,23 @@ def extract(extractor: FeatureExtractor, images: torch.Tensor, device: torch.dev
     return torch.cat([f for f, _ in outputs]).cpu(), torch.cat([lg for _, lg in outputs]).cpu()
 
 
-def real_features(extractor: FeatureExtractor, dataset: Dataset, n: int, cache_dir: str | Path,
+def real_features(extractor: FeatureExtractor, dataset: Dataset, n: int | None, cache_dir: str | Path,
                   device: torch.device | str = "cpu") -> RealFeatures:
-    """Features of the first ``n`` images of ``dataset`` (fewer if it is smaller), from cache when possible."""
-    images, labels = first_images(dataset, n)
-    digest = hashlib.sha256(extractor.fingerprint.encode())
-    digest.update(to_uint8(images).numpy().tobytes())
-    digest.update(labels.numpy().tobytes())
+    """Features of the first ``n`` images of ``dataset`` (None or more than it holds: all of it), from cache
+    when possible. Images are read in batches twice at most (once to key the cache, once to extract on a
+    miss), so a whole training set fits in the memory of its features."""
+    digest, count = hashlib.sha256(extractor.fingerprint.encode()), 0
+    for images, labels in image_batches(dataset, n):
+        digest.update(to_uint8(images).numpy().tobytes())
+        digest.update(labels.numpy().tobytes())
+        count += len(images)
     key = digest.hexdigest()[:24]
-    path = Path(cache_dir).expanduser() / "real_features" / f"{extractor.name}-{len(images)}-{key}.pt"
+    path = Path(cache_dir).expanduser() / "real_features" / f"{extractor.name}-{count}-{key}.pt"
     if path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
         return RealFeatures(saved["features"], saved["logits"], saved["labels"], key)
-    features, logits = extract(extractor, images, device)
+    parts = [(*extract(extractor, images, device), labels) for images, labels in image_batches(dataset, n)]
+    features, logits, labels = (torch.cat(column) for column in zip(*parts, strict=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"features": features, "logits": logits, "labels": labels}, tmp)

@@ -1,5 +1,6 @@
 """``evaluate.py task=metrics ckpt=PATH``: every metric of a checkpoint against its validation split,
-with the memorization check and its closest-pairs grid."""
+with the memorization check (against the whole training set, or its first ``memorization_train_images``)
+and its closest-pairs grid."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torchvision.utils import save_image
 from gan_experiments.callbacks.gan_metrics import fixed_latents, generator_scores
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
 from gan_experiments.metrics.memorization import memorization
-from gan_experiments.metrics.reference import extract, first_images
+from gan_experiments.metrics.reference import real_features
 from gan_experiments.tools.common import info, load_evaluation
 
 
@@ -23,17 +24,16 @@ def checkpoint_metrics(cfg: DictConfig) -> dict:
         scores, _ = Toy2DEvaluation(cfg.out_dir, seed=m.seed).evaluate(ev.module, ev.datamodule.centres, ev.datamodule.std)
         return scores
     scores, fake_feats, _ = generator_scores(ev.module, ev.extractor, ev.real, m.num_samples, m.seed, m.batch_size, m.k)
-    train_images, _ = first_images(ev.datamodule.train_set, m.num_samples)
-    train_feats, _ = extract(ev.extractor, train_images)
-    memo = memorization(fake_feats, train_feats, ev.real.features)
-    grid = closest_pairs_grid(ev, memo, train_images, m.num_samples, m.seed,
+    train_set = ev.datamodule.train_set
+    train = real_features(ev.extractor, train_set, cfg.get("memorization_train_images"), m.cache_dir)
+    memo = memorization(fake_feats, train.features, ev.real.features)
+    grid = closest_pairs_grid(ev, memo, train_set, m.num_samples, m.seed,
                               Path(cfg.out_dir) / "memorization_closest_pairs.png")
     return scores | {"memorized_fraction": memo["memorized_fraction"], "memorization_threshold": memo["threshold"],
-                     "closest_pairs": str(grid)} | info(ev, m.num_samples)
+                     "memorization_train_images": len(train), "closest_pairs": str(grid)} | info(ev, m.num_samples)
 
 
-def closest_pairs_grid(ev, memo: dict, train_images: torch.Tensor, num_samples: int, seed: int, path: Path,
-                       pairs: int = 16) -> Path:
+def closest_pairs_grid(ev, memo: dict, train_set, num_samples: int, seed: int, path: Path, pairs: int = 16) -> Path:
     """Top row: the generated samples nearest to a training image; bottom row: those training images.
     The fakes are regenerated from the same fixed latents the scores used."""
     labels = ev.real.labels if ev.module.num_classes else None
@@ -41,6 +41,7 @@ def closest_pairs_grid(ev, memo: dict, train_images: torch.Tensor, num_samples: 
     idx = memo["closest_fake"][:pairs]
     fakes = ev.module.sample(z[idx], None if y is None else y[idx]).float().cpu()
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(torch.cat([fakes, train_images[memo["closest_train"][:pairs]]]), path, nrow=len(idx),
-               normalize=True, value_range=(-1, 1))
+    nearest_train = torch.stack([torch.as_tensor(train_set[int(i)][0]) for i in memo["closest_train"][:pairs]])
+    save_image(torch.cat([fakes, nearest_train.to(fakes.dtype)]), path, nrow=len(idx), normalize=True,
+               value_range=(-1, 1))
     return path
