@@ -106,3 +106,20 @@ class MinibatchStdDev(nn.Module):
         std = (groups.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [n // g]
         feature = std.to(x.dtype).repeat(g)[:, None, None, None].expand(n, 1, h, w)
         return torch.cat([x, feature], dim=1)
+
+
+class Blur2d(nn.Module):
+    """Low-pass filter of StyleGAN's discriminator (NVlabs ``blur2d``, Karras et al. 2019 sec. 2 citing
+    Zhang 2019): a depthwise 3x3 convolution with k = [1, 2, 1]^T [1, 2, 1] / 16 (sums to 1) and zero
+    'same' padding, as ``tf.nn.depthwise_conv2d(padding='SAME')``: y[c] = k * x[c]. [N, C, H, W] -> [N, C, H, W].
+    A constant image passes unchanged except on its one-pixel border (3/4 on edges, 9/16 in corners)."""
+
+    def __init__(self, taps: tuple[float, ...] = (1.0, 2.0, 1.0)):
+        super().__init__()
+        f = torch.tensor(taps)
+        self.register_buffer("kernel", (f[:, None] * f[None, :] / f.sum() ** 2)[None, None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channels = x.shape[1]
+        kernel = self.kernel.to(x.dtype).expand(channels, 1, *self.kernel.shape[2:])
+        return F.conv2d(x, kernel, padding=self.kernel.shape[-1] // 2, groups=channels)

@@ -10,9 +10,19 @@ There are 2·log2(S/4) + 2 style layers; ``ws`` [N, num_ws, W] gives each its ow
 A toRGB 1x1 convolution per resolution; while resolution r fades in, the image is
 alpha · toRGB_r(x_r) + (1 - alpha) · upsample(toRGB_{r/2}(x_{r/2})).
 
-Discriminator: the mirror: fromRGB per resolution, two 3x3 convolutions and a 2x average-pool per block,
-the new block faded in as alpha · block(fromRGB_r(x)) + (1 - alpha) · fromRGB_{r/2}(pool(x)); at 4x4 a
-minibatch standard deviation channel, a 3x3 convolution, and two FC layers to one raw logit per image.
+Discriminator: the mirror: fromRGB per resolution, then per block (NVlabs ``D_basic``, ``blur=True``)
+    h -> LeakyReLU(conv0 3x3 h) -> blur -> conv1 3x3 -> 2x average-pool -> LeakyReLU       [N, C_r, r, r] -> [N, C_r/2, r/2, r/2]
+with blur the [1, 2, 1] low-pass (``layers.Blur2d``, k = [1,2,1]^T [1,2,1] / 16) before the downscaling
+convolution; ``blur=False`` is this code's earlier block, LeakyReLU(conv0) -> LeakyReLU(conv1) -> pool, no
+filter. The new block is faded in as alpha · block(fromRGB_r(x)) + (1 - alpha) · fromRGB_{r/2}(pool(x)); at
+4x4 a minibatch standard deviation channel, a 3x3 convolution, and two FC layers to one raw logit per image.
+
+Widths C_r (feature maps at resolution r, G and D alike, ``channel_widths``):
+    fmap_base given (the paper: 8192, fmap_decay 1, max_channels = fmap_max 512):
+        C_r = nf(log2 r - 1),  nf(stage) = min(int(fmap_base / 2^(stage · fmap_decay)), fmap_max)
+        = 512 up to 32 px, 256 at 64, 128 at 128, 64 at 256, 32 at 512, 16 at 1024, whatever the data size;
+    fmap_base null (the CPU-sized default): C_r = min(base_channels · S / r, max_channels), relative to the
+        data resolution S (S = 64, base 64: 512, 512, 256, 128, 64 at 4 ... 64 px).
 
 Every layer has an equalized learning rate (``equalized.py``). ``set_progress(level, alpha)`` selects the
 current resolution 4·2^level; level = log2(S) - 2 and alpha = 1 is the full network.
@@ -21,13 +31,14 @@ current resolution 4·2^level; level = log2(S) - 2 and alpha = 1 is the full net
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gan_experiments.networks.equalized import EqualizedConv2d, EqualizedLinear, PixelNorm
-from gan_experiments.networks.layers import MinibatchStdDev, spectral_norm_
+from gan_experiments.networks.layers import Blur2d, MinibatchStdDev, spectral_norm_
 
 
 def _levels(image_size: int) -> int:
@@ -36,9 +47,23 @@ def _levels(image_size: int) -> int:
     return int(math.log2(image_size)) - 1  # resolutions 4, 8, ..., image_size
 
 
-def _widths(image_size: int, base_channels: int, max_channels: int) -> list[int]:
-    """Feature maps per resolution 4, 8, ..., S: base_channels · S / r, capped at max_channels."""
-    return [min(max_channels, base_channels * image_size // 4 // 2**i) for i in range(_levels(image_size))]
+def channel_widths(image_size: int, base_channels: int = 64, max_channels: int = 512, fmap_base: int | None = None,
+                   fmap_decay: float = 1.0) -> list[int]:
+    """Feature maps per resolution r = 4, 8, ..., S. With ``fmap_base``: NVlabs' absolute
+    nf(log2 r - 1) = min(int(fmap_base / 2^((log2 r - 1) · fmap_decay)), max_channels) (the paper: 8192, 1, 512).
+    Without: base_channels · S / r, capped at max_channels (relative to the data resolution S)."""
+    levels = _levels(image_size)
+    if fmap_base is None:
+        return [min(max_channels, base_channels * image_size // 4 // 2**i) for i in range(levels)]
+    if not isinstance(fmap_base, int) or fmap_base < 1 or fmap_decay < 0:
+        raise ValueError(f"model.generator.fmap_base must be an integer >= 1 (or null) and fmap_decay >= 0, "
+                         f"got {fmap_base!r}, {fmap_decay!r}")
+    stages = range(1, levels + 1)  # stage = log2(r) - 1 for r = 4, 8, ..., S
+    widths = [min(int(fmap_base / 2.0 ** (stage * fmap_decay)), max_channels) for stage in stages]
+    if min(widths) < 1:
+        raise ValueError(f"model.generator.fmap_base={fmap_base} with fmap_decay={fmap_decay} leaves no feature maps "
+                         f"at {image_size} px: nf = {widths}")
+    return widths
 
 
 class Progressive(nn.Module):
@@ -131,10 +156,10 @@ class ConstantInput(nn.Module):
 
 
 class SynthesisNetwork(Progressive):
-    """ws [N, num_ws, W] (+ optional noise maps per layer) -> images [N, channels, r, r] at the current level."""
+    """ws [N, num_ws, W] (+ optional noise maps per layer) -> images [N, channels, r, r] at the current level;
+    ``widths``: feature maps per resolution 4, 8, ..., S (``channel_widths``)."""
 
-    def __init__(self, image_size: int, channels: int, w_dim: int, base_channels: int, max_channels: int):
-        widths = _widths(image_size, base_channels, max_channels)
+    def __init__(self, channels: int, w_dim: int, widths: list[int]):
         super().__init__(len(widths))
         self.input = ConstantInput(widths[0], w_dim)
         self.layers = nn.ModuleList([StyleLayer(widths[0], widths[0], w_dim, upsample=False)])
@@ -165,12 +190,14 @@ class StyleGANGenerator(nn.Module):
     probability ``style_mixing_prob`` a second latent z2 takes over from a random crossover layer on
     (mixing regularization, paper sec. 3.1). ``psi`` applies the truncation trick in W,
     w' = w̄ + psi (w - w̄) (sec. 2), to the first ``truncation_layers`` style layers (all when None).
+    Widths: ``channel_widths(image_size, base_channels, max_channels, fmap_base, fmap_decay)``; ``fmap_base``
+    null is the CPU-sized relative rule, 8192 the paper's (512 at 4 ... 32 px, halving per octave above).
     """
 
     def __init__(self, latent_dim: int = 512, w_dim: int = 512, image_size: int = 64, channels: int = 3,
                  mapping_layers: int = 8, mapping_lr_mul: float = 0.01, base_channels: int = 64,
                  max_channels: int = 512, style_mixing_prob: float = 0.9, w_avg_beta: float = 0.995,
-                 num_classes: int = 0):
+                 num_classes: int = 0, fmap_base: int | None = None, fmap_decay: float = 1.0):
         super().__init__()
         if num_classes:
             raise ValueError("model=stylegan is unconditional: model.generator.num_classes must be 0")
@@ -180,7 +207,8 @@ class StyleGANGenerator(nn.Module):
         self.output_shape = (channels, image_size, image_size)
         self.style_mixing_prob, self.w_avg_beta = style_mixing_prob, w_avg_beta
         self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers, mapping_lr_mul)
-        self.synthesis = SynthesisNetwork(image_size, channels, w_dim, base_channels, max_channels)
+        widths = channel_widths(image_size, base_channels, max_channels, fmap_base, fmap_decay)
+        self.synthesis = SynthesisNetwork(channels, w_dim, widths)
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
     @property
@@ -233,22 +261,38 @@ class StyleGANGenerator(nn.Module):
         return self.synthesis(ws, noise)
 
 
+def downscaling_block(c_in: int, c_out: int, blur: bool) -> nn.Sequential:
+    """[N, c_in, r, r] -> [N, c_out, r/2, r/2]. blur: LeakyReLU(conv0) -> Blur2d -> conv1 -> pool -> LeakyReLU
+    (NVlabs ``D_basic``: act(downscale2d(conv2d(blur(x))) + b)); else LeakyReLU(conv0) -> LeakyReLU(conv1) ->
+    pool. The convolutions keep the names 0 and 2 either way (the blur has no parameters), so a checkpoint
+    loads under both settings."""
+    conv0, conv1 = EqualizedConv2d(c_in, c_in, 3), EqualizedConv2d(c_in, c_out, 3)
+    if not blur:
+        return nn.Sequential(conv0, nn.LeakyReLU(0.2), conv1, nn.LeakyReLU(0.2), nn.AvgPool2d(2))
+    return nn.Sequential(OrderedDict([("0", conv0), ("1", nn.LeakyReLU(0.2)), ("blur", Blur2d()), ("2", conv1),
+                                      ("3", nn.AvgPool2d(2)), ("4", nn.LeakyReLU(0.2))]))
+
+
 class StyleGANDiscriminator(Progressive):
-    """images [N, channels, r, r] at the current resolution r -> raw logits [N]."""
+    """images [N, channels, r, r] at the current resolution r -> raw logits [N].
+
+    ``blur``: the [1, 2, 1] low-pass before each downscaling convolution (NVlabs ``D_basic``; see the module
+    docstring); false: the unfiltered block. Widths as the generator's (``fmap_base``, ``fmap_decay``)."""
 
     def __init__(self, image_size: int = 64, channels: int = 3, base_channels: int = 64, max_channels: int = 512,
-                 mbstd_group_size: int = 4, num_classes: int = 0, spectral_norm: bool = False):
-        widths = _widths(image_size, base_channels, max_channels)
+                 mbstd_group_size: int = 4, num_classes: int = 0, spectral_norm: bool = False, blur: bool = True,
+                 fmap_base: int | None = None, fmap_decay: float = 1.0):
+        widths = channel_widths(image_size, base_channels, max_channels, fmap_base, fmap_decay)
         super().__init__(len(widths))
         if num_classes:
             raise ValueError("model=stylegan is unconditional: model.discriminator.num_classes must be 0")
+        if not isinstance(blur, bool):
+            raise ValueError(f"model.discriminator.blur must be true or false, got {blur!r}")
         self.from_rgb = nn.ModuleList(
             [nn.Sequential(EqualizedConv2d(channels, c, 1), nn.LeakyReLU(0.2)) for c in widths])
         self.blocks = nn.ModuleList([nn.Identity()])  # index = level; level 0 has no downsampling block
         for c_low, c_high in zip(widths[:-1], widths[1:], strict=True):
-            self.blocks.append(nn.Sequential(
-                EqualizedConv2d(c_high, c_high, 3), nn.LeakyReLU(0.2),
-                EqualizedConv2d(c_high, c_low, 3), nn.LeakyReLU(0.2), nn.AvgPool2d(2)))
+            self.blocks.append(downscaling_block(c_high, c_low, blur))
         self.final = nn.Sequential(
             MinibatchStdDev(mbstd_group_size), EqualizedConv2d(widths[0] + 1, widths[0], 3), nn.LeakyReLU(0.2),
             nn.Flatten(), EqualizedLinear(widths[0] * 16, widths[0]), nn.LeakyReLU(0.2),

@@ -52,5 +52,14 @@ class ProgressiveSchedule:
             remaining -= self.fade + self.stable
         return level, 1.0
 
+    def segment(self, images: int) -> int:
+        """Which stretch of constant network structure ``images`` falls in: 2·level - 1 while ``level`` fades
+        in, 2·level once it is stable (0: 4x4). It changes where NVlabs' ``floor(lod)`` or ``ceil(lod)``
+        does (a level starts fading in, or finishes), where ``reset_opt_for_new_lod`` resets the optimizers;
+        the one image count with alpha exactly 0 already counts as fading in here (the new layers are in the
+        graph; NVlabs' lod is still the integer there). Constant with ``enabled=False``."""
+        level, alpha = self.phase(images)
+        return 2 * level - (1 if alpha < 1 else 0)
+
     def __repr__(self) -> str:
         return f"ProgressiveSchedule(levels={self.num_levels}, fade={self.fade}, stable={self.stable}, enabled={self.enabled})"
