@@ -13,6 +13,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
 # No InceptionV3 download from the internet in tests (the download is tested against a local server).
 os.environ.setdefault("GAN_INCEPTION_URL", "")
+os.environ.setdefault("GAN_VGG16_URL", "")
 # Metric classifiers and real-feature caches of this test session (hermetic; shared by its tests).
 os.environ.setdefault("GAN_CACHE_DIR", tempfile.mkdtemp(prefix="gan_test_cache_"))
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from gan_experiments.metrics.protocols import PROTOCOLS
 from gan_experiments.networks.layers import NORMS
 
 _MISSING = object()
@@ -133,6 +134,9 @@ RULES = [
     Rule("loss.optimizer_g.lr", lambda v: _number(v) and v > 0, "a number > 0"),
     Rule("loss.optimizer_d.lr", lambda v: _number(v) and v > 0, "a number > 0"),
     Rule("metrics.features", lambda v: v in ("auto", "inception", "classifier"), "auto, inception or classifier"),
+    Rule("metrics.protocol", lambda v: v is None or v in PROTOCOLS, f"null (custom) or one of {', '.join(PROTOCOLS)}"),
+    Rule("metrics.protocol_num_fake", lambda v: v is None or (_int(v) and v >= 2), "an integer >= 2, or null"),
+    Rule("metrics.pr_features", lambda v: v in ("same", "vgg16"), "same (FID's features) or vgg16"),
     Rule("metrics.num_samples", lambda v: _int(v) and v >= 2, "an integer >= 2"),
     Rule("metrics.every_n_epochs", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("metrics.batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
@@ -169,7 +173,9 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "categorical": (lambda v: _int(v) and v >= 2, "an integer >= 2 (InfoGAN's categorical code)"),
     **{name: (lambda v: isinstance(v, bool), "true or false") for name in (
         "download", "hflip", "spectral_norm", "minibatch_std", "batch_norm", "progressive",
-        "enable_progress_bar", "check_images", "save_last", "save_on_train_epoch_end")},
+        "enable_progress_bar", "check_images", "save_last", "save_on_train_epoch_end", "blur", "reset_optimizers")},
+    "fmap_base": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1, or null for the relative CPU-sized widths"),
+    "fmap_decay": (lambda v: _number(v) and v >= 0, "a number >= 0"),
     **{name: (_probability, "a number in [0, 1)") for name in ("ema_decay", "w_avg_beta")},
     **{name: (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]") for name in ("dropout", "style_mixing_prob")},
     **{name: (lambda v: _number(v) and v > 0, "a number > 0") for name in ("lr", "eps", "mapping_lr_mul")},
@@ -180,8 +186,10 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
               "two numbers in [0, 1), e.g. [0.5, 0.999]"),
     "inception_weights": (lambda v: v is None or Path(str(v)).expanduser().is_file(),
                           "an existing weights file, or null for the torch hub cache (and metrics.inception_url)"),
-    "inception_url": (lambda v: v in (None, "") or (isinstance(v, str) and v.startswith(("http://", "https://", "file://"))),
-                      "an http(s) URL of the weights file, or null / '' (never download)"),
+    **{name: (lambda v: v in (None, "") or (isinstance(v, str) and v.startswith(("http://", "https://", "file://"))),
+              "an http(s) URL of the weights file, or null / '' (never download)") for name in ("inception_url", "vgg16_url")},
+    "vgg16_weights": (lambda v: v is None or Path(str(v)).expanduser().is_file(),
+                      "an existing weights file, or null for the torch hub cache (and metrics.vgg16_url)"),
     "limit_train_batches": (lambda v: (_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
                             "a fraction in (0, 1] or a number of batches >= 1"),
 }

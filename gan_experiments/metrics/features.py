@@ -41,6 +41,8 @@ class FeatureExtractor(nn.Module):
     batch_size: int = 50  # images per forward pass when extracting many (memory bound)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.training:  # a new module starts in training mode: no dropout or batch statistics here
+            self.eval()
         with torch.autocast(images.device.type, enabled=False), torch.no_grad():
             features, logits = self.extract(images.float())
         return features.float(), logits.float()
@@ -58,22 +60,24 @@ class FeatureExtractor(nn.Module):
         return self._fingerprint
 
 
+def hub_weights(file_name: str) -> Path:
+    """Where torch.hub (torch-fidelity, torchmetrics, torchvision) keeps a weights file: its cache."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / file_name
+
+
 def default_inception_weights() -> Path:
-    """Where torch-fidelity (and torchmetrics) look for the InceptionV3 weights: the torch hub cache."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
+    return hub_weights(INCEPTION_WEIGHTS_FILE)
 
 
-def find_inception_weights(path: str | None) -> Path | None:
-    """``path`` if given (it must exist), else the torch hub cache file if present, else None."""
+def find_weights(path: str | None, file_name: str, option: str) -> Path | None:
+    """``path`` if given (it must exist), else the torch hub cache's ``file_name`` if present, else None."""
     if path:
         weights = Path(os.path.expanduser(path))
         if not weights.is_file():
-            raise FileNotFoundError(
-                f"metrics.inception_weights={weights} does not exist; download {INCEPTION_WEIGHTS_FILE} from "
-                "torch-fidelity's releases (github.com/toshas/torch-fidelity/releases) and point to it"
-            )
+            raise FileNotFoundError(f"metrics.{option}={weights} does not exist; point it to {file_name} "
+                                    "(or set it to null to use the torch hub cache)")
         return weights
-    cached = default_inception_weights()
+    cached = hub_weights(file_name)
     return cached if cached.is_file() else None
 
 
@@ -122,3 +126,36 @@ class ClassifierFeatures(FeatureExtractor):
     def extract(self, images):
         quantized = to_uint8(images).float() / 127.5 - 1
         return self.classifier.features_and_logits(quantized)
+
+
+VGG16_WEIGHTS_FILE = "vgg16-397923af.pth"  # torchvision's ImageNet VGG-16
+
+
+class VGG16Features(FeatureExtractor):
+    """VGG-16's fc2 activations (4096-d, after its ReLU), the feature space of improved precision/recall
+    (Kynkäänniemi et al. 2019; NVlabs ``pr50k3``). torchvision's ImageNet weights (``vgg16-397923af.pth``),
+    not the exact TF-converted network of the authors' code: numbers are close to, not identical with,
+    published ones. Input: uint8-quantized RGB, bilinear resize to 224, ImageNet mean/std. No logits."""
+
+    name = "vgg16"
+    num_features = 4096
+    batch_size = 50
+    MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+    def __init__(self, weights_path: str | Path):
+        super().__init__()
+        from torchvision.models import vgg16
+
+        net = vgg16(weights=None)
+        net.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+        self.features, self.avgpool, self.fc = net.features, net.avgpool, net.classifier[:5]  # fc1 ReLU drop fc2 ReLU
+        self.register_buffer("mean", torch.tensor(self.MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(self.STD).view(1, 3, 1, 1))
+
+    def extract(self, images):
+        x = to_uint8(images).float() / 255
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        x = torch.nn.functional.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
+        h = self.fc(torch.flatten(self.avgpool(self.features((x - self.mean) / self.std)), 1))
+        return h, h[:, :0]

@@ -1,4 +1,5 @@
-"""Fetch torch-fidelity's InceptionV3 weights into the torch hub cache, when the network allows.
+"""Fetch feature-extractor weights (torch-fidelity's InceptionV3, torchvision's VGG-16) into the torch hub
+cache, when the network allows.
 
 The file is streamed to a temporary file beside its destination (short connect/read timeout, a progress
 bar), its length checked against the server's ``Content-Length`` and its SHA-256 against the hash prefix in
@@ -23,6 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                  "weights-inception-2015-12-05-6726825d.pth")
+VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"  # torchvision's, for precision/recall
 TIMEOUT_S = 15.0
 _HASH_PREFIX = re.compile(r"-([a-f0-9]{6,})\.")  # as torch.hub's HASH_REGEX
 

@@ -18,6 +18,7 @@ from torchmetrics.image.kid import KernelInceptionDistance
 from gan_experiments.metrics.precision_recall import precision_recall
 
 UPDATE_CHUNK = 500  # features per update call (memory stays flat; see DESIGN.md)
+SCORES = ("fid", "kid", "is", "precision", "recall")
 
 
 class Precomputed(nn.Module):
@@ -76,11 +77,18 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 0):
     return mean.item(), std.item()
 
 
-def all_scores(real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None, k: int = 3) -> dict[str, float]:
-    """fid, kid (+ kid_std), is (+ is_std; only with class logits) and precision/recall of fake features
-    against real ones."""
-    kid, kid_std = kernel_distance(real, fake)
-    scores = {"fid": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std}
-    if fake_logits is not None:
-        scores["is"], scores["is_std"] = inception_score(fake_logits)
-    return scores | precision_recall(real, fake, k)
+def all_scores(real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None, k: int = 3,
+               scores: tuple[str, ...] = SCORES, pr: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
+    """The ``scores`` of fake features against real ones: fid, kid (+ kid_std), is (+ is_std; only with
+    class logits) and precision/recall, these on ``pr`` = (real, fake) features of their own network when
+    given (VGG-16 in Kynkäänniemi et al.), else on the same features."""
+    out: dict[str, float] = {}
+    if "fid" in scores:
+        out["fid"] = frechet_distance(real, fake)
+    if "kid" in scores:
+        out["kid"], out["kid_std"] = kernel_distance(real, fake)
+    if "is" in scores and fake_logits is not None:
+        out["is"], out["is_std"] = inception_score(fake_logits)
+    if "precision" in scores or "recall" in scores:
+        out |= precision_recall(*(pr if pr is not None else (real, fake)), k)
+    return out

@@ -10,14 +10,18 @@ from gan_experiments.config import ConfigError
 from gan_experiments.metrics.classifier import load_or_train_classifier
 from gan_experiments.metrics.features import (
     INCEPTION_WEIGHTS_FILE,
+    VGG16_WEIGHTS_FILE,
     ClassifierFeatures,
     FeatureExtractor,
     InceptionFeatures,
+    VGG16Features,
     default_inception_weights,
-    find_inception_weights,
+    find_weights,
+    hub_weights,
 )
 from gan_experiments.metrics.inception_download import (
     INCEPTION_URL,
+    VGG16_URL,
     DownloadError,
     cached_weights_path,
     download_weights,
@@ -26,23 +30,37 @@ from gan_experiments.metrics.inception_download import (
 CHOICES = ("auto", "inception", "classifier")
 
 
-def inception_weights_for(inception_weights: str | None, inception_url: str | None) -> tuple[Path | None, str]:
-    """Usable InceptionV3 weights: ``inception_weights`` if given (it must exist), else the torch hub cache,
-    else a download of ``inception_url`` into it (null: never download). (path, "") or (None, why not)."""
+def weights_for(path: str | None, url: str | None, file_name: str, option: str) -> tuple[Path | None, str]:
+    """Usable weights: ``path`` if given (it must exist), else the torch hub cache's ``file_name``, else a
+    download of ``url`` into it (None or '': never download). (path, "") or (None, why not)."""
     try:
-        weights = find_inception_weights(inception_weights)
+        weights = find_weights(path, file_name, option)
     except FileNotFoundError as err:
         raise ConfigError(str(err)) from err
     if weights is not None:
         return weights, ""
-    if not inception_url:
-        return None, f"none at {default_inception_weights()} and metrics.inception_url=null (no download)"
-    if cached_weights_path(inception_url).is_file():
-        return cached_weights_path(inception_url), ""
+    url_option = option.replace("_weights", "_url")
+    if not url:
+        return None, f"none at {hub_weights(file_name)} and metrics.{url_option} is empty (no download)"
+    if cached_weights_path(url).is_file():
+        return cached_weights_path(url), ""
     try:
-        return download_weights(inception_url), ""
+        return download_weights(url), ""
     except DownloadError as err:
-        return None, f"none at {default_inception_weights()} and the download failed: {err}"
+        return None, f"none at {hub_weights(file_name)} and the download failed: {err}"
+
+
+def inception_weights_for(inception_weights: str | None, inception_url: str | None) -> tuple[Path | None, str]:
+    return weights_for(inception_weights, inception_url, INCEPTION_WEIGHTS_FILE, "inception_weights")
+
+
+def vgg16_extractor(vgg16_weights: str | None, vgg16_url: str | None = VGG16_URL) -> VGG16Features:
+    """VGG-16 for precision/recall (``pr50k3_full``, ``metrics.pr_features=vgg16``), or a ConfigError."""
+    weights, why_not = weights_for(vgg16_weights, vgg16_url, VGG16_WEIGHTS_FILE, "vgg16_weights")
+    if weights is None:
+        raise ConfigError(f"precision/recall on VGG-16 features needs {VGG16_WEIGHTS_FILE}: {why_not}; set "
+                          "metrics.vgg16_weights=PATH (or metrics.pr_features=same)")
+    return VGG16Features(weights)
 
 
 def build_extractor(features: str, datamodule=None, inception_weights: str | None = None,

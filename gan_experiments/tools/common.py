@@ -10,8 +10,9 @@ from omegaconf import DictConfig, OmegaConf
 from gan_experiments.config import ConfigError
 from gan_experiments.data import DatasetNotFoundError
 from gan_experiments.metrics.features import FeatureExtractor
-from gan_experiments.metrics.reference import RealFeatures, real_features
-from gan_experiments.metrics.select import build_extractor
+from gan_experiments.metrics.protocols import Protocol, ProtocolSetup, select_protocol, setup_protocol
+from gan_experiments.metrics.reference import RealFeatures
+from gan_experiments.metrics.select import build_extractor, vgg16_extractor
 from gan_experiments.tools.checkpoints import checkpoint_module
 
 
@@ -19,8 +20,15 @@ from gan_experiments.tools.checkpoints import checkpoint_module
 class Evaluation:
     module: object
     datamodule: object
-    extractor: FeatureExtractor | None
-    real: RealFeatures | None
+    setup: ProtocolSetup | None  # None on toy2d data
+
+    @property
+    def extractor(self) -> FeatureExtractor | None:
+        return self.setup.extractor if self.setup else None
+
+    @property
+    def real(self) -> RealFeatures | None:
+        return self.setup.real if self.setup else None
 
 
 def datamodule_of(cfg: DictConfig, run_config: dict | None = None):
@@ -46,28 +54,38 @@ def datamodule_of(cfg: DictConfig, run_config: dict | None = None):
     return datamodule
 
 
-def extractor_for(cfg: DictConfig, datamodule) -> FeatureExtractor:
+def extractor_for(cfg: DictConfig, datamodule, features: str | None = None) -> FeatureExtractor:
+    """``features`` (default ``metrics.features``) for this data, or a ConfigError when there is none."""
     m = cfg.metrics
-    extractor = build_extractor(m.features, datamodule, m.inception_weights, m.cache_dir, m.classifier_steps,
-                                m.get("inception_url"))
+    extractor = build_extractor(features or m.features, datamodule, m.inception_weights, m.cache_dir,
+                                m.classifier_steps, m.get("inception_url"))
     if extractor is None:
         raise ConfigError(f"task={cfg.task} needs image features: this data has no labels for a classifier and "
                           "no InceptionV3 weights are here; set metrics.inception_weights=PATH")
     return extractor
 
 
+def protocol_of(cfg: DictConfig) -> Protocol:
+    m = cfg.metrics
+    return select_protocol(m.get("protocol"), m.num_samples, m.features, m.k, m.get("pr_features", "same"),
+                           m.get("protocol_num_fake"))
+
+
 def load_evaluation(cfg: DictConfig, features: bool = True) -> Evaluation:
-    """The checkpoint's module (eval mode), its DataModule, and unless toy data the extractor and the
-    cached real features of the validation split."""
+    """The checkpoint's module (eval mode), its DataModule, and unless toy data the evaluation protocol
+    (``metrics.protocol``; null: ``metrics.num_samples`` images of the validation split) made ready:
+    its extractors and the cached real features of its image set."""
     module, run_config = checkpoint_module(cfg)
     datamodule = datamodule_of(cfg, run_config)
     if not features or hasattr(datamodule, "centres"):
-        return Evaluation(module, datamodule, None, None)
-    extractor = extractor_for(cfg, datamodule)
-    real = real_features(extractor, datamodule.val_set, cfg.metrics.num_samples, cfg.metrics.cache_dir)
-    return Evaluation(module, datamodule, extractor, real)
+        return Evaluation(module, datamodule, None)
+    protocol, m = protocol_of(cfg), cfg.metrics
+    extractor = extractor_for(cfg, datamodule, protocol.features)
+    setup = setup_protocol(protocol, datamodule, extractor, lambda: vgg16_extractor(m.get("vgg16_weights"), m.get("vgg16_url")),
+                           m.cache_dir)
+    return Evaluation(module, datamodule, setup)
 
 
-def info(evaluation: Evaluation, num_fake: int) -> dict:
-    """What produced the numbers: extractor (with its weights' fingerprint) and the sample counts."""
-    return {"features": evaluation.extractor.fingerprint, "num_real": len(evaluation.real), "num_fake": num_fake}
+def info(evaluation: Evaluation) -> dict:
+    """What produced the numbers: the protocol, the extractors (with their weights' fingerprints), counts."""
+    return evaluation.setup.info()

@@ -23,14 +23,14 @@ def checkpoint_metrics(cfg: DictConfig) -> dict:
     if ev.extractor is None:  # toy2d: mode coverage
         scores, _ = Toy2DEvaluation(cfg.out_dir, seed=m.seed).evaluate(ev.module, ev.datamodule.centres, ev.datamodule.std)
         return scores
-    scores, fake_feats, _ = generator_scores(ev.module, ev.extractor, ev.real, m.num_samples, m.seed, m.batch_size, m.k)
-    train_set = ev.datamodule.train_set
+    scores, fake_feats, _ = generator_scores(ev.module, ev.setup, m.seed, m.batch_size)
+    train_set, num_fake = ev.datamodule.train_set, ev.setup.protocol.num_fake
     train = real_features(ev.extractor, train_set, cfg.get("memorization_train_images"), m.cache_dir)
-    memo = memorization(fake_feats, train.features, ev.real.features)
-    grid = closest_pairs_grid(ev, memo, train_set, m.num_samples, m.seed,
-                              Path(cfg.out_dir) / "memorization_closest_pairs.png")
+    unseen = real_features(ev.extractor, ev.datamodule.val_set, m.num_samples, m.cache_dir)
+    memo = memorization(fake_feats, train.features, unseen.features)
+    grid = closest_pairs_grid(ev, memo, train_set, num_fake, m.seed, Path(cfg.out_dir) / "memorization_closest_pairs.png")
     return scores | {"memorized_fraction": memo["memorized_fraction"], "memorization_threshold": memo["threshold"],
-                     "memorization_train_images": len(train), "closest_pairs": str(grid)} | info(ev, m.num_samples)
+                     "memorization_train_images": len(train), "closest_pairs": str(grid)} | info(ev)
 
 
 def closest_pairs_grid(ev, memo: dict, train_set, num_samples: int, seed: int, path: Path, pairs: int = 16) -> Path:

@@ -30,8 +30,8 @@ def truncation_sweep(cfg: DictConfig) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for psi in cfg.psis:
-        scores, _, _ = generator_scores(ev.module, ev.extractor, ev.real, m.num_samples, m.seed, m.batch_size, m.k,
-                                        psi=psi, truncation_layers=cfg.get("truncation_layers"))
+        scores, _, _ = generator_scores(ev.module, ev.setup, m.seed, m.batch_size, psi=psi,
+                                        truncation_layers=cfg.get("truncation_layers"))
         labels = ev.real.labels if ev.module.num_classes else None
         in_w = truncates_in_w(ev.module)
         z, y = fixed_latents(cfg.num_images, ev.module.latent_dim, labels, cfg.seed, None if in_w else psi)
@@ -43,7 +43,7 @@ def truncation_sweep(cfg: DictConfig) -> dict:
         results.append({"psi": psi, "fid": scores["fid"], "precision": scores["precision"],
                         "recall": scores["recall"], "grid": str(grid)})
     plot = plot_sweep(results, out_dir / "truncation.png", ev.extractor.name)
-    return {"sweep": results, "plot": str(plot)} | info(ev, m.num_samples)
+    return {"sweep": results, "plot": str(plot)} | info(ev)
 
 
 def plot_sweep(results: list[dict], path: Path, extractor: str) -> Path:
