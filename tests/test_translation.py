@@ -38,7 +38,7 @@ def cyclegan_run(tmp_path_factory, shared_data):
     out = tmp_path_factory.mktemp("cyclegan")
     cfg = translation_run("cyclegan", "horse2zebra", shared_data, out, [
         "model.generator_ab.base_channels=16", "model.discriminator_a.base_channels=16", "data.batch_size=4",
-        "trainer.max_epochs=2", "trainer.limit_train_batches=40", "model.n_epochs=1", "model.n_epochs_decay=1"])
+        "trainer.max_epochs=2", "trainer.limit_train_batches=40", "model.n_epochs=2", "model.n_epochs_decay=1"])
     torch.manual_seed(cfg.seed)
     initial = build_module(cfg)  # the weights train() starts from (same seed, same construction order)
     return cfg, initial, train(cfg), out
@@ -71,7 +71,8 @@ def test_cyclegan_run_directory_and_checkpoint_state(cyclegan_run):
     assert ckpt["image_pools"]["a"]["images"].shape == (50, 3, 64, 64)
     initial.on_load_checkpoint(ckpt)  # what Lightning calls when resuming with ckpt_path
     assert initial.pool_b.count == 50 and torch.equal(initial.pool_b.images, ckpt["image_pools"]["b"]["images"])
-    # n_epochs=1, n_epochs_decay=1: epoch 1 at 2e-4, epoch 2 at 2e-4 * (1 - 1/2), then 0 (where a 3rd would start)
+    # junyanz's rule 1 - max(0, e + 1 - n_epochs) / (n_epochs_decay + 1) for epoch e, with n_epochs=2 and
+    # n_epochs_decay=1 stopped after 2 epochs: epoch 1 at 2e-4, epoch 2 at 2e-4 * (1 - 1/2), then 0 (a 3rd)
     assert [(s["last_epoch"], s["_last_lr"][0]) for s in ckpt["lr_schedulers"]] == [(2, 0.0), (2, 0.0)]
     logged = [row for row in csv.DictReader(open(out / "csv/version_0/metrics.csv")) if row["lr/generators"]]
     assert [float(row["lr/generators"]) for row in logged] == pytest.approx([2e-4, 1e-4])
@@ -91,7 +92,7 @@ def test_translate_task_converts_the_120_test_horses(cyclegan_run, shared_data, 
 def test_pix2pix_lowers_held_out_l1(shared_data, tmp_path):
     cfg = translation_run("pix2pix", "facades", shared_data, tmp_path, [
         "model.generator.base_channels=16", "model.discriminator.base_channels=16", "data.batch_size=4",
-        "trainer.max_epochs=2", "trainer.limit_train_batches=50", "model.n_epochs=1", "model.n_epochs_decay=1"])
+        "trainer.max_epochs=2", "trainer.limit_train_batches=50", "model.n_epochs=2", "model.n_epochs_decay=1"])
     torch.manual_seed(cfg.seed)
     initial = build_module(cfg)
     metrics = train(cfg)
