@@ -4,6 +4,7 @@ from gan_experiments.callbacks.curves import LossCurves
 from gan_experiments.callbacks.epoch_seed import EpochSeed
 from gan_experiments.callbacks.gan_metrics import GANMetrics
 from gan_experiments.callbacks.grad_clip import GradientNormClip
+from gan_experiments.callbacks.memory_format import ChannelsLast
 from gan_experiments.callbacks.metrics_json import MetricsJSON, collect_metrics
 from gan_experiments.callbacks.nonfinite import NonFiniteLossError, NonFiniteLossGuard
 from gan_experiments.callbacks.preemption import PreemptionCheckpoint
@@ -15,6 +16,7 @@ from gan_experiments.callbacks.translation_metrics import TranslationMetrics
 from gan_experiments.callbacks.translation_panels import TranslationPanels
 
 __all__ = [
+    "ChannelsLast",
     "GANMetrics",
     "GradientNormClip",
     "LossCurves",

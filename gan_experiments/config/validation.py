@@ -173,7 +173,7 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "categorical": (lambda v: _int(v) and v >= 2, "an integer >= 2 (InfoGAN's categorical code)"),
     **{name: (lambda v: isinstance(v, bool), "true or false") for name in (
         "download", "hflip", "spectral_norm", "minibatch_std", "batch_norm", "progressive",
-        "enable_progress_bar", "check_images", "save_last", "save_on_train_epoch_end", "blur", "reset_optimizers")},
+        "enable_progress_bar", "check_images", "save_last", "save_on_train_epoch_end", "blur", "reset_optimizers", "enabled")},
     "fmap_base": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1, or null for the relative CPU-sized widths"),
     "fmap_decay": (lambda v: _number(v) and v >= 0, "a number >= 0"),
     **{name: (_probability, "a number in [0, 1)") for name in ("ema_decay", "w_avg_beta")},
