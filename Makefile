@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.install-stamp
 MARKERS ?= not slow and not gpu
 ARGS ?=
 
-.PHONY: install browser train test test-gpu lint bench benchmark clean
+.PHONY: install browser train test test-gpu gpu-check lint bench benchmark clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: $(STAMP) browser
 
 test-gpu: $(STAMP)
 	$(PY) -m pytest -m gpu $(ARGS)
+
+# the GPU checks in one script (benchmarks/gpu_check.py): GPU tests, DDP, images/s per precision and memory
+# format, one JSON file (ARGS="--out FILE"); tiny on a CPU. On the lent GPU machine (no venv there) run it
+# as its docstring says: python3 benchmarks/gpu_check.py --out $OUT/gpu_check.json
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

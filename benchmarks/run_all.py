@@ -21,9 +21,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SCRIPTS = ("overhead", "fid_speed", "cyclegan_step", "memory", "diffaugment", "vae_vs_gan", "toy2d")
+SCRIPTS = ("overhead", "fid_speed", "cyclegan_step", "step_speed", "memory", "diffaugment", "vae_vs_gan", "toy2d")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 CONTEXT_KEYS = {"benchmark", "torch", "lightning", "threads", "machine"}  # shown once, in the header
+# row kinds with more keys than a table can show: the columns of their README table, in this order
+# (results.json keeps every key; a column no row has is left out)
+COLUMNS = {
+    "step_speed": ("model", "config", "device", "gpu", "image_size", "batch_size", "batches_per_step", "steps",
+                   "framework_ms", "plain_ms", "ratio", "ratio_min", "ratio_max", "framework_cpu_ms", "plain_cpu_ms",
+                   "framework_images_per_s", "plain_images_per_s", "compiled_graphs", "graph_breaks", "load_avg"),
+}
 
 
 def machine() -> dict:
@@ -54,8 +61,10 @@ def run(script: str) -> dict:
     return entry
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], columns: tuple[str, ...] | None = None) -> str:
     keys = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in CONTEXT_KEYS]
+    if columns:
+        keys = [k for k in columns if k in keys and any(row.get(k) is not None for row in rows)]
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in rows]
     return "\n".join(lines)
@@ -71,7 +80,7 @@ def render(results: dict) -> str:
         kinds = dict.fromkeys(row.get("benchmark", script) for row in entry["rows"])
         for kind in kinds:  # one table per kind of row (e.g. per-run rows, then the summary)
             rows = [row for row in entry["rows"] if row.get("benchmark", script) == kind]
-            parts.append((f"`{kind}`:\n\n" if len(kinds) > 1 else "") + table(rows))
+            parts.append((f"`{kind}`:\n\n" if len(kinds) > 1 else "") + table(rows, COLUMNS.get(kind)))
         if not entry["rows"]:
             parts.append(f"(failed: exit {entry['returncode']})")
     return "\n\n".join(parts + [END])

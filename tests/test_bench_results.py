@@ -45,3 +45,20 @@ def test_readme_tables_are_replaced_between_the_markers_only(tmp_path, monkeypat
     text = readme.read_text()
     assert text.startswith("# Benchmarks\n\nprose\n\n") and text.endswith(f"{run_all.END}\n\nafter\n")
     assert "old table" not in text and text.count(run_all.START) == 1 and "| 95.0 | 1.1 |" in text
+
+
+def test_step_speed_rows_render_their_chosen_columns_and_skipped_rows_apart():
+    run_all = load_run_all()
+    assert "step_speed" in run_all.SCRIPTS
+    row = {"benchmark": "step_speed", "model": "dcgan", "config": "bf16+cl", "device": "cpu", "gpu": None,
+           "precision": "bf16-mixed", "framework_ms": 12.5, "framework_ms_min": 12.0, "plain_ms": 12.0,
+           "ratio": 1.04, "ratio_min": 1.01, "ratio_max": 1.09, "torch": "2.14.1"}
+    skipped = {"benchmark": "step_speed_skipped", "model": "wgan_gp", "config": "fp32+compile", "reason": "double backward"}
+    results = {**RESULTS, "benchmarks": {"step_speed": {"date": "2026-12-02", "seconds": 9.0, "returncode": 0,
+                                                        "rows": [row, skipped]}}}
+    text = run_all.render(results)
+    # the chosen columns in their order; keys kept only in results.json (precision, min/max ms) and columns
+    # no row fills (gpu on a CPU) are left out
+    assert ("| model | config | device | framework_ms | plain_ms | ratio | ratio_min | ratio_max |\n|---|---|---|---|---|---|---|---|\n"
+            "| dcgan | bf16+cl | cpu | 12.5 | 12.0 | 1.04 | 1.01 | 1.09 |") in text
+    assert "`step_speed_skipped`:\n\n| model | config | reason |\n|---|---|---|\n| wgan_gp | fp32+compile | double backward |" in text
