@@ -194,16 +194,27 @@ def test_improvement_options_train_on_dcgan_and_stylegan(model, tmp_path):
 
 
 def test_ema_follows_the_exponential_moving_average(tmp_path):
+    """G_ema after n updates against the recursion e_n = d_n e_{n-1} + (1 - d_n) g_n, d_n = min(decay,
+    (1 + n) / (10 + n)) (TF's num_updates warm-up), computed here in float64 for a G that changes every
+    step; batch norm's integer counters are copied, not averaged."""
     module = build_module(compose_train(["model.ema_decay=0.5", "model.generator.base_channels=8"], tmp_path))
     g, ema = module.generator, module.generator_ema
-    ema.update_parameters(g)  # the first update copies G
-    first = [p.detach().clone() for p in g.parameters()]
-    with torch.no_grad():
-        for p in g.parameters():
-            p.add_(1.0)
-    ema.update_parameters(g)  # warm-up: d = min(0.5, (1 + 1) / (10 + 1)) = 2/11
-    for p_ema, p0 in zip(ema.module.parameters(), first, strict=True):
-        assert torch.allclose(p_ema, p0 + 9 / 11)  # 2/11 * p0 + 9/11 * (p0 + 1)
-    for _ in range(100):
+    expected = None
+    for n in range(30):
+        with torch.no_grad():
+            for i, p in enumerate(g.parameters()):
+                p.add_(0.1 * (i + 1) * (-1) ** n)
+            for b in g.buffers():
+                if not b.is_floating_point():
+                    b.fill_(7 * n)
+        current = [p.detach().double().clone() for p in g.parameters()]
+        if expected is None:
+            expected = current  # the first update copies G
+        else:
+            d = min(0.5, (1 + n) / (10 + n))
+            expected = [d * e + (1 - d) * c for e, c in zip(expected, current, strict=True)]
         ema.update_parameters(g)
-    assert ema.n_averaged == 102 and (101 + 1) / (10 + 101) > 0.5  # later updates use the decay itself
+    for p_ema, e in zip(ema.module.parameters(), expected, strict=True):
+        assert torch.allclose(p_ema.double(), e, atol=1e-6)
+    counters = [b for b in ema.module.buffers() if not b.is_floating_point()]
+    assert counters and all(int(b) == 7 * 29 for b in counters)

@@ -2,7 +2,7 @@
 
 from gan_experiments.losses.adversarial import AdversarialLoss, BCELoss, HingeLoss, LSGANLoss, WassersteinLoss
 from gan_experiments.losses.objective import GANLoss
-from gan_experiments.losses.penalties import clip_weights_, gradient_penalty, interpolate, r1_penalty
+from gan_experiments.losses.penalties import clip_weights_, gradient_penalty, interpolate, r1_of, r1_penalty
 
 __all__ = [
     "AdversarialLoss",
@@ -14,5 +14,6 @@ __all__ = [
     "clip_weights_",
     "gradient_penalty",
     "interpolate",
+    "r1_of",
     "r1_penalty",
 ]

@@ -26,7 +26,13 @@ def input_gradient(critic: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     gradients still pass through the scaler with the rest of the loss, as NVlabs' StyleGAN2 computes R1.
     """
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x).float().sum(), x, create_graph=True)
+    return gradient_of(critic(x), x)
+
+
+def gradient_of(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """grad_inputs sum(outputs) in fp32 with ``create_graph=True`` (see ``input_gradient``); ``inputs``
+    must require gradients and ``outputs`` be computed from them."""
+    (grad,) = torch.autograd.grad(outputs.float().sum(), inputs, create_graph=True)
     return grad.float()
 
 
@@ -48,7 +54,14 @@ def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tenso
 
     A zero-centred penalty on real data only; it makes GAN training locally convergent. ``real``: [N, ...].
     """
-    return input_gradient(critic, real).flatten(1).pow(2).sum(dim=1).mean()
+    real = real.detach().requires_grad_(True)
+    return r1_of(critic(real), real)
+
+
+def r1_of(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """R1 from D's outputs ``d_real`` [N] on ``real`` [N, ...] (which requires gradients): the penalty from
+    the forward pass the critic loss already made, as NVlabs computes it (no second D forward)."""
+    return gradient_of(d_real, real).flatten(1).pow(2).sum(dim=1).mean()
 
 
 @torch.no_grad()

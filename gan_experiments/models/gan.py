@@ -15,21 +15,26 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
-from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_penalty
+from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_of
 from gan_experiments.models.inference import eval_mode
 from gan_experiments.training.diffaugment import DiffAugment
 
 OptimizerFactory = Callable[[Any], Optimizer]
 
 
-def warmup_ema(decay: float) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
     """EMA update with TensorFlow's ``num_updates`` warm-up, d = min(decay, (1 + n) / (10 + n)) after n
     updates, so early averages follow G instead of staying near the initialization (StyleGAN's ema_rampup
-    serves the same purpose)."""
+    serves the same purpose): averaged <- d * averaged + (1 - d) * current, i.e. lerp towards current by
+    1 - d, for all tensors of one device and dtype at once (``AveragedModel``'s ``multi_avg_fn``; integer
+    buffers such as batch norm's counters are copied)."""
 
-    def update(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
-        d = torch.clamp((1 + num_averaged) / (10 + num_averaged), max=decay).to(averaged.dtype)
-        return averaged * d + current * (1 - d)
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        if not averaged[0].is_floating_point():
+            torch._foreach_copy_(averaged, current)
+            return
+        d = float(torch.clamp((1 + num_averaged) / (10 + num_averaged), max=decay))
+        torch._foreach_lerp_(averaged, current, 1 - d)
 
     return update
 
@@ -81,7 +86,7 @@ class GANModule(LightningModule):
         self.critic_steps = self.generator_steps = self.critic_steps_since_generator_step = 0
         # G_ema <- d * G_ema + (1 - d) * G after every generator step (Karras et al. 2018; Yazici et al. 2019)
         self.generator_ema = (
-            AveragedModel(generator, avg_fn=warmup_ema(ema_decay), use_buffers=True).requires_grad_(False)
+            AveragedModel(generator, multi_avg_fn=warmup_ema(ema_decay), use_buffers=True).requires_grad_(False)
             if ema_decay > 0 else None
         )
         # T in D(T(x)) and D(T(G(z))) for D's and G's losses (Zhao et al. 2020); identity when not asked for
@@ -156,14 +161,16 @@ class GANModule(LightningModule):
     def _critic_loss(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None):
         """L_D(D(x), D(G(z))) + lambda * GP(x_hat) + gamma / 2 * R1(x), and what to log of it."""
         critic = lambda x: self.discriminator(self.augment(x), labels)  # noqa: E731
+        if self.loss.r1_weight > 0:  # R1 differentiates this very D(x): one forward on the reals, as NVlabs
+            real = real.detach().requires_grad_(True)
         d_real, d_fake = critic(real), critic(fake)
         loss = self.loss.criterion.discriminator_loss(d_real, d_fake)
         logs = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
         if self.loss.gp_weight > 0:
-            logs["gp"] = gradient_penalty(critic, interpolate(real, fake))
+            logs["gp"] = gradient_penalty(critic, interpolate(real.detach(), fake))
             loss = loss + self.loss.gp_weight * logs["gp"]
         if self.loss.r1_weight > 0:
-            logs["r1"] = r1_penalty(critic, real)
+            logs["r1"] = r1_of(d_real, real)
             loss = loss + self.loss.r1_weight / 2 * logs["r1"]
         logs["d_loss"] = loss
         return loss, {name: value.detach() for name, value in logs.items()}
