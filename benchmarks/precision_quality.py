@@ -7,7 +7,10 @@ classifier features: no InceptionV3 weights can be downloaded here). Each run pr
 standard deviation of both precisions, the difference of the means, and ``holds`` = the difference is
 within the larger of the two seed spreads (the decision rule for making bf16 the CPU default).
 
-    python benchmarks/precision_quality.py [--experiments dcgan_mnist ...] [--seeds 0 1 2]
+    python benchmarks/precision_quality.py [--experiments dcgan_mnist ...] [--seeds 0 1 2] [--reuse FILE]
+
+``--reuse FILE`` takes the runs already printed into FILE (this script's output) instead of training them
+again, so an interrupted study continues where it stopped.
 """
 
 from __future__ import annotations
@@ -26,19 +29,17 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers import SHARED_DATA  # noqa: E402
 
-MNIST = ["data=mnist", f"data.root={SHARED_DATA}", "data.image_size=32", "data.batch_size=64"]
-# experiment -> (overrides, scores): about one to two minutes of 2 CPU cores per fp32 run
+MNIST = ["data=mnist", f"data.root={SHARED_DATA}", "data.image_size=32", "data.batch_size=64", "metrics.num_samples=2000"]
+# experiment -> (overrides, scores): one to four minutes of 2 CPU cores per fp32 run
 EXPERIMENTS = {
-    "dcgan_mnist": ([*MNIST, "model=dcgan", "trainer.limit_train_batches=300",
-                     "model.generator.base_channels=32", "model.discriminator.base_channels=32"],
-                    ("fid", "precision", "recall")),
-    "wgan_gp_mnist": ([*MNIST, "model=dcgan", "loss=wgan_gp", "trainer.limit_train_batches=500",
-                       "model.generator.base_channels=32", "model.discriminator.base_channels=32"],
+    "dcgan_mnist": ([*MNIST, "model=dcgan", "trainer.limit_train_batches=400"], ("fid", "precision", "recall")),
+    "wgan_gp_mnist": ([*MNIST, "model=dcgan", "loss=wgan_gp", "trainer.limit_train_batches=800"],
                       ("fid", "precision", "recall")),
     "stylegan_celeba32": (["model=stylegan", "data=celeba", f"data.root={SHARED_DATA}", "data.image_size=32",
                            "data.batch_size=32", "model.generator.base_channels=16", "model.generator.w_dim=128",
                            "model.generator.latent_dim=128", "model.generator.mapping_layers=4",
-                           "model.fade_images=3200", "model.stable_images=3200", "trainer.limit_train_batches=500"],
+                           "model.fade_images=3200", "model.stable_images=3200", "trainer.limit_train_batches=500",
+                           "metrics.num_samples=2000"],
                           ("fid", "precision", "recall")),
     "cyclegan_h2z64": (["model=cyclegan", "data=horse2zebra", f"data.root={SHARED_DATA}", "data.image_size=64",
                         "data.batch_size=1", "model.generator_ab.base_channels=32", "model.discriminator_a.base_channels=32",
@@ -60,7 +61,7 @@ def run(experiment: str, precision: str, seed: int) -> dict:
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
         metrics = json.loads(Path(out, "metrics.json").read_text())
-    return {"experiment": experiment, "precision": precision, "seed": seed,
+    return {"experiment": experiment, "trainer_precision": precision, "seed": seed,
             "seconds": round(time.monotonic() - started, 1),
             **{name: round(metrics[f"val/{name}"], 4) for name in scores}, "features": metrics.get("val/features", "")}
 
@@ -70,7 +71,7 @@ def summarize(experiment: str, rows: list[dict]) -> list[dict]:
     within the larger seed spread."""
     out = []
     for score in EXPERIMENTS[experiment][1]:
-        values = {p: [r[score] for r in rows if r["precision"] == p] for p in PRECISIONS}
+        values = {p: [r[score] for r in rows if r["trainer_precision"] == p] for p in PRECISIONS}
         mean = {p: statistics.mean(v) for p, v in values.items()}
         std = {p: statistics.stdev(v) if len(v) > 1 else 0.0 for p, v in values.items()}
         diff = mean["bf16-mixed"] - mean["32-true"]
@@ -78,22 +79,33 @@ def summarize(experiment: str, rows: list[dict]) -> list[dict]:
                     "fp32_std": round(std["32-true"], 4), "bf16_mean": round(mean["bf16-mixed"], 4),
                     "bf16_std": round(std["bf16-mixed"], 4), "difference": round(diff, 4),
                     "holds": abs(diff) <= max(std.values())})
-    speed = {p: statistics.mean(r["seconds"] for r in rows if r["precision"] == p) for p in PRECISIONS}
+    speed = {p: statistics.mean(r["seconds"] for r in rows if r["trainer_precision"] == p) for p in PRECISIONS}
     out.append({"experiment": experiment, "score": "seconds_per_run", "fp32_mean": round(speed["32-true"], 1),
                 "bf16_mean": round(speed["bf16-mixed"], 1), "speedup": round(speed["32-true"] / speed["bf16-mixed"], 2)})
     return out
+
+
+def previous_runs(path: Path) -> dict[tuple[str, str, int], dict]:
+    """The run lines of an earlier output, by (experiment, precision, seed)."""
+    if not path.is_file():
+        raise SystemExit(f"--reuse {path}: no such file")
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+    return {(r["experiment"], r["trainer_precision"], r["seed"]): {k: v for k, v in r.items() if k != "benchmark"}
+            for r in rows if r.get("benchmark") == "precision_quality_run"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--reuse", type=Path, help="an earlier output of this script whose runs are kept")
     args = parser.parse_args()
+    done = previous_runs(args.reuse) if args.reuse else {}
     for experiment in args.experiments:
         rows = []
         for seed in args.seeds:
             for precision in PRECISIONS:  # interleaved: machine load drifts touch both alike
-                rows.append(run(experiment, precision, seed))
+                rows.append(done.get((experiment, precision, seed)) or run(experiment, precision, seed))
                 print(json.dumps({"benchmark": "precision_quality_run", **rows[-1]}), flush=True)
         for line in summarize(experiment, rows):
             print(json.dumps({"benchmark": "precision_quality", **line}), flush=True)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
@@ -31,7 +30,7 @@ from gan_experiments.data import GANDataModule
 from gan_experiments.loggers import offline_wandb_runs
 from gan_experiments.losses import GANLoss
 from gan_experiments.run_dir import RunDirLock, check_new_run, checkpoints_in
-from gan_experiments.tools.checkpoints import read_checkpoint
+from gan_experiments.tools.checkpoints import check_fits, read_checkpoint
 
 
 def build(cfg: DictConfig, what: str, **kwargs) -> Any:
@@ -125,35 +124,6 @@ def data_order_seed(seed: int | None) -> int:
     if seed is not None:
         return seed
     return int(os.environ.setdefault(UNSEEDED_DATA_SEED, str(random.SystemRandom().randrange(2**31))))
-
-
-def check_fits(checkpoint: dict, module: L.LightningModule, source: str) -> None:
-    """Refuse a checkpoint whose weights do not fit ``module`` (another model or other sizes), or that holds
-    non-finite weights or optimizer state (the run had diverged when it was written)."""
-    stored, expected = checkpoint["state_dict"], module.state_dict()
-    wrong = [f"{k} missing" for k in expected if k not in stored][:2]
-    wrong += [f"{k} unexpected" for k in stored if k not in expected][:2]
-    wrong += [f"{k} is {list(getattr(stored[k], 'shape', []))} there, {list(v.shape)} here"
-              for k, v in expected.items() if k in stored and getattr(stored[k], "shape", None) != v.shape][:2]
-    if wrong:
-        raise ConfigError(f"{source} was written by another model than this run's ({'; '.join(wrong)}): resume "
-                          "with the settings it was trained with (its run's .hydra/config.yaml), or start a new run")
-    bad = [name for name, tensor in _tensors(checkpoint.get("state_dict"), "state_dict")
-           + _tensors(checkpoint.get("optimizer_states"), "optimizer_states")
-           if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
-    if bad:
-        raise ConfigError(f"{source} holds non-finite values ({', '.join(bad[:3])}): the run had diverged when it "
-                          "was written; resume from an earlier checkpoint or start a new run")
-
-
-def _tensors(node: Any, where: str) -> list[tuple[str, torch.Tensor]]:
-    if isinstance(node, torch.Tensor):
-        return [(where, node)]
-    if isinstance(node, dict):
-        return [t for k, v in node.items() for t in _tensors(v, f"{where}.{k}")]
-    if isinstance(node, (list, tuple)):
-        return [t for i, v in enumerate(node) for t in _tensors(v, f"{where}[{i}]")]
-    return []
 
 
 def resume_path(ckpt_path: str | None, output_dir: Path, module: L.LightningModule,

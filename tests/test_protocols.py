@@ -105,9 +105,15 @@ def test_vgg16_features_are_fc2_after_relu_on_imagenet_normalized_224px_input(ra
 
 
 def test_precision_recall_on_vgg16_features_in_training(random_vgg16, tmp_path):
-    metrics = train(compose_train([*FAST, *DIGITS16, "metrics=default", "metrics.num_samples=20",
-                                   "metrics.every_n_epochs=1", "metrics.classifier_steps=50",
-                                   "metrics.pr_features=vgg16", f"metrics.vgg16_weights={random_vgg16}"], tmp_path))
-    assert metrics["val/pr_features"].startswith("vgg16-") and metrics["val/features"].startswith("classifier-")
-    assert "precision/recall on VGG-16 features" in metrics["val/protocol_description"]
-    assert 0 <= metrics["val/precision"] <= 1 and "val/fid" in metrics
+    """The same seed and images with pr_features=same and =vgg16: FID (classifier features) is the same
+    number, only precision/recall move to VGG-16 features (whose maths test_vgg16_features_* checks)."""
+    runs = {}
+    for pr in ("same", "vgg16"):
+        runs[pr] = train(compose_train([*FAST, *DIGITS16, "metrics=default", "metrics.num_samples=20", "seed=0",
+                                        "metrics.every_n_epochs=1", "metrics.classifier_steps=50",
+                                        f"metrics.pr_features={pr}", f"metrics.vgg16_weights={random_vgg16}"],
+                                       tmp_path / pr))
+    vgg = runs["vgg16"]
+    assert vgg["val/pr_features"].startswith("vgg16-") and vgg["val/features"].startswith("classifier-")
+    assert "val/pr_features" not in runs["same"] and "precision/recall on VGG-16 features" in vgg["val/protocol_description"]
+    assert vgg["val/fid"] == pytest.approx(runs["same"]["val/fid"], rel=1e-9)

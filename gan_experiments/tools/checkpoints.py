@@ -13,6 +13,7 @@ import pickle
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning import LightningModule
@@ -78,6 +79,35 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu", key: str = "ckp
         raise ConfigError(f"{key}={path} holds no run config; it was not written by gan_experiments' train.py")
     check_trusted({k: checkpoint["config"].get(k) for k in INSTANTIATED_KEYS}, f"{key}={path}", allow_targets)
     return checkpoint
+
+
+def check_fits(checkpoint: dict, module: LightningModule, source: str) -> None:
+    """Refuse a checkpoint whose weights do not fit ``module`` (another model or other sizes), or that holds
+    non-finite weights or optimizer state (the run had diverged when it was written)."""
+    stored, expected = checkpoint["state_dict"], module.state_dict()
+    wrong = [f"{k} missing" for k in expected if k not in stored][:2]
+    wrong += [f"{k} unexpected" for k in stored if k not in expected][:2]
+    wrong += [f"{k} is {list(getattr(stored[k], 'shape', []))} there, {list(v.shape)} here"
+              for k, v in expected.items() if k in stored and getattr(stored[k], "shape", None) != v.shape][:2]
+    if wrong:
+        raise ConfigError(f"{source} was written by another model than this run's ({'; '.join(wrong)}): resume "
+                          "with the settings it was trained with (its run's .hydra/config.yaml), or start a new run")
+    bad = [name for name, tensor in _tensors(checkpoint.get("state_dict"), "state_dict")
+           + _tensors(checkpoint.get("optimizer_states"), "optimizer_states")
+           if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise ConfigError(f"{source} holds non-finite values ({', '.join(bad[:3])}): the run had diverged when it "
+                          "was written; resume from an earlier checkpoint or start a new run")
+
+
+def _tensors(node: Any, where: str) -> list[tuple[str, torch.Tensor]]:
+    if isinstance(node, torch.Tensor):
+        return [(where, node)]
+    if isinstance(node, dict):
+        return [t for k, v in node.items() for t in _tensors(v, f"{where}.{k}")]
+    if isinstance(node, (list, tuple)):
+        return [t for i, v in enumerate(node) for t in _tensors(v, f"{where}[{i}]")]
+    return []
 
 
 def load_module(ckpt: str | Path, map_location: str = "cpu",
