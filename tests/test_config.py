@@ -4,10 +4,15 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from lightning.pytorch.accelerators import CPUAccelerator
+from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
+from omegaconf import OmegaConf, open_dict
 
+from gan_experiments.checkpoint_io import AtomicCheckpointIO
 from gan_experiments.config import ConfigError, validate
+from gan_experiments.data.base import DatasetNotFoundError
 from gan_experiments.pipeline import build_callbacks, build_loggers, build_module, train
 from tests.helpers import CONF, ROOT, compose_train
 
@@ -48,7 +53,7 @@ def test_wgan_gp_critic_has_no_batch_norm(tmp_path):
     assert any("BatchNorm" in type(m).__name__ for m in module.generator.modules())
 
 
-def test_canonical_hyperparameters(tmp_path):
+def test_change_detector_canonical_hyperparameters(tmp_path):
     wgan = compose_train(["loss=wgan_clip"], tmp_path).loss
     assert (wgan.clip_value, wgan.n_critic, wgan.optimizer_d._target_, wgan.optimizer_d.lr) == (
         0.01, 5, "torch.optim.RMSprop", 5e-5)
@@ -59,21 +64,55 @@ def test_canonical_hyperparameters(tmp_path):
 
 
 @pytest.mark.parametrize("data", options("data"))
-def test_every_data_option_instantiates(data, tmp_path):
-    overrides = [f"data={data}"] + ([f"data.path={tmp_path}"] if data in ("image_folder", "unpaired", "paired") else [])
-    cfg = compose_train(overrides, tmp_path)
+def test_every_data_option_loads_batches_or_names_the_missing_folder(data, tmp_path):
+    """Embedded data (digits, toy2d) gives batches of the configured shape; every other option, pointed at
+    an empty folder with downloads off, fails with DatasetNotFoundError naming that folder."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cfg = compose_train([f"data={data}", "data.batch_size=4", "data.num_workers=0"], tmp_path)
+    with open_dict(cfg):
+        for key, value in (("root", str(empty)), ("download", False)):
+            if key in cfg.data:
+                cfg.data[key] = value
+        if "path" in cfg.data.keys() and not cfg.data.get("name"):  # a folder option, not a named release dataset
+            cfg.data.path = str(empty)
     dm = instantiate(cfg.data)
-    assert dm.batch_size == cfg.data.batch_size
+    if data in ("digits", "toy2d"):
+        dm.prepare_data()
+        dm.setup("fit")
+        x, y = next(iter(dm.train_dataloader()))
+        size, channels = cfg.data.get("image_size"), cfg.data.get("channels")
+        assert x.shape == ((4, 2) if data == "toy2d" else (4, channels, size, size)) and y.shape == (4,)
+        return
+    with pytest.raises(DatasetNotFoundError) as error:  # as Lightning calls them
+        dm.prepare_data()
+        dm.setup("fit")
+    assert str(empty) in str(error.value)
 
 
 @pytest.mark.parametrize("trainer", options("trainer"))
-def test_every_trainer_option_instantiates(trainer, tmp_path):
-    # GPU options are instantiated on the CPU here; their strategy is what matters
-    cfg = compose_train([f"trainer={trainer}", "trainer.accelerator=cpu", "trainer.devices=1"], tmp_path)
+def test_every_trainer_option_builds_its_strategy_precision_and_atomic_checkpoints(trainer, tmp_path):
+    """What each option means once Lightning has built it (GPU options built on the CPU: their strategy and
+    precision are what matter here)."""
+    expected = {  # option: (strategy class, Lightning's precision, has a loss scaler)
+        "cpu": (SingleDeviceStrategy, None, False), "default": (SingleDeviceStrategy, None, False),
+        "gpu": (SingleDeviceStrategy, None, False), "fp16_cpu": (SingleDeviceStrategy, "16-mixed", True),
+        "ddp": (DDPStrategy, None, False), "ddp_spawn": (DDPStrategy, None, False),
+    }[trainer]
+    gpu = trainer in ("gpu", "ddp", "ddp_spawn")
+    cfg = compose_train([f"trainer={trainer}", *(["trainer.accelerator=cpu", "trainer.devices=1"] if gpu else [])],
+                        tmp_path)
     t = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    strategy, precision, scaler = expected
+    assert type(t.strategy) is strategy
+    assert isinstance(t.accelerator, CPUAccelerator)  # auto on this machine, cpu by override
+    # the configured precision reaches Lightning unchanged (fp16_cpu: the plugin's, not Lightning's bf16)
+    assert t.precision == (precision or cfg.trainer.precision)
+    assert (getattr(t.precision_plugin, "scaler", None) is not None) == scaler
+    assert isinstance(t.strategy.checkpoint_io, AtomicCheckpointIO)
     if "ddp" in trainer:
-        assert cfg.trainer.strategy.endswith("find_unused_parameters_true")
         assert t.strategy._ddp_kwargs.get("find_unused_parameters") is True
+        assert t.strategy._start_method == ("spawn" if trainer == "ddp_spawn" else "popen")
 
 
 @pytest.mark.parametrize("logger", options("logger"))
@@ -94,17 +133,31 @@ def test_callbacks_and_metrics_instantiate(tmp_path):
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_every_experiment_builds(experiment, tmp_path):
-    cfg = compose_train([f"experiment={experiment}"], tmp_path)
+def test_every_experiment_builds_a_generator_for_its_data(experiment, tmp_path):
+    """Each experiment's module and data module are built, and the generator's samples have the data's shape."""
+    cfg = compose_train([f"experiment={experiment}", "data.num_workers=0"], tmp_path)
     validate(cfg)
-    build_module(cfg)
-    instantiate(cfg.data)
+    module = build_module(cfg)
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    real, _ = next(iter(dm.train_dataloader()))
+    fake = module.sample(torch.randn(len(real), module.latent_dim))
+    assert fake.shape == real.shape
 
 
-def test_issue_example_composes(tmp_path):
+def test_readme_example_builds_a_layer_norm_critic_and_wgan_gp_optimizers(tmp_path):
+    """The README's `model=dcgan loss=wgan_gp data=mnist trainer=cpu`: the loss group reaches the module,
+    so the critic has no batch norm (which GP forbids), both optimizers are Adam(0, 0.9) at 1e-4, and the
+    trainer runs on the CPU."""
     cfg = compose_train(["model=dcgan", "loss=wgan_gp", "data=mnist", "trainer=cpu"], tmp_path)
     validate(cfg)
-    assert cfg.data.name == "mnist" and cfg.loss.gp_weight == 10 and cfg.trainer.accelerator == "cpu"
+    module = build_module(cfg)
+    critic_norms = {type(m) for m in module.discriminator.modules()}
+    assert torch.nn.BatchNorm2d not in critic_norms and torch.nn.BatchNorm2d in {type(m) for m in module.generator.modules()}
+    for opt in module.configure_optimizers():
+        assert type(opt) is torch.optim.Adam and opt.defaults["lr"] == 1e-4 and opt.defaults["betas"] == (0.0, 0.9)
+    trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    assert isinstance(trainer.accelerator, CPUAccelerator)
 
 
 @pytest.mark.parametrize(

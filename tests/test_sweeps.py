@@ -13,7 +13,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import open_dict
 
-from gan_experiments.loggers import multirun_names
 from tests.helpers import ROOT, SHARED_DATA, compose_train, small_networks
 
 
@@ -57,11 +56,15 @@ def test_a_failed_job_does_not_stop_the_sweep_and_is_listed(tmp_path):
 
 
 def test_wandb_runs_are_grouped_by_sweep(tmp_path):
-    cfg = compose_train(["model.generator.latent_dim=8"], tmp_path)
+    """The WandbLogger built for a multirun job is in the sweep's group and named by the job's overrides;
+    the same config outside a multirun gives W&B's own defaults (no group, no name)."""
     from hydra import compose, initialize_config_dir
+    from lightning.pytorch.loggers import WandbLogger
 
+    from gan_experiments.pipeline import build_loggers
     from tests.helpers import CONF
 
+    cfg = compose_train(["logger=wandb", "logger.wandb.mode=disabled"], tmp_path)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         hydra_cfg = compose(config_name="train", overrides=["seed=3"], return_hydra_config=True)
     with open_dict(hydra_cfg):
@@ -71,10 +74,14 @@ def test_wandb_runs_are_grouped_by_sweep(tmp_path):
         hydra_cfg.hydra.job.name = "train"
     HydraConfig.instance().set_config(hydra_cfg)
     try:
-        assert multirun_names() == {"group": "train/2026-11-23_10-00-00", "name": "model.lambda_cycle=5"}
+        [in_sweep] = build_loggers(cfg)
     finally:
         HydraConfig.instance().cfg = None
-    assert multirun_names() == {} and cfg.logger.wandb.group is None
+    [alone] = build_loggers(cfg)
+    assert isinstance(in_sweep, WandbLogger) and isinstance(alone, WandbLogger)
+    assert (in_sweep._wandb_init["group"], in_sweep._wandb_init["name"]) == ("train/2026-11-23_10-00-00",
+                                                                             "model.lambda_cycle=5")
+    assert alone._wandb_init.get("group") is None and alone._wandb_init.get("name") is None
 
 
 @pytest.mark.realdata
