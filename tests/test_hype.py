@@ -22,8 +22,10 @@ def test_scores_of_scripted_judgments():
     scores = hype_scores(judgments([("fake", "real")] * 3 + [("fake", "fake")] + [("real", "fake")] + [("real", "real")] * 3))
     assert scores["error_on_fakes"] == 0.75 and scores["error_on_reals"] == 0.25
     assert scores["hype_infinity"] == 0.5 and scores["judged"] == 8
-    low, high = scores["ci95"]["error_on_fakes"]
-    assert 0 <= low <= 0.75 <= high <= 1 and low < high
+    # bootstrap of 4 judgments with 3 fooled: the resampled rate is Binomial(4, 0.75) / 4, so P(0) = 0.4 % and
+    # P(<= 0.25) = 5.1 % put the 2.5th percentile at 0.25; P(<= 0.75) = 68 % puts the 97.5th at 1
+    assert scores["ci95"]["error_on_fakes"] == [0.25, 1.0]
+    assert scores["ci95"]["error_on_reals"] == [0.0, 0.75]  # 1 of 4 reals judged fake: mirror image
 
 
 def test_a_perfect_evaluator_scores_zero_with_a_zero_interval():
