@@ -136,8 +136,11 @@ def test_resume_in_a_fade_in_continues_at_the_same_phase(tmp_path):
     resumed = tmp_path / "resumed"
     train(compose_train([*overrides, "trainer.max_epochs=2", f"ckpt_path={tmp_path}/checkpoints/last.ckpt"], resumed))
     ckpt = torch.load(resumed / "checkpoints/last.ckpt", weights_only=False)
-    assert ckpt["images_seen"] == 192  # 8x8 fully faded in (128), stable, then 16x16 fading in
-    assert module.schedule.phase(192) == (2, 0.0)
+    assert ckpt["images_seen"] == 192  # 4x4 to 64, 8x8 fading in to 128, stable to 192: 16x16 starts fading in
+    resumed_module = build_module(compose_train(overrides, tmp_path))
+    resumed_module.on_load_checkpoint(ckpt)
+    assert (resumed_module.generator.synthesis.level, resumed_module.generator.synthesis.alpha) == (2, 0.0)
+    assert resumed_module.discriminator.level == 2
 
 
 def test_stylegan_samples_come_from_g_ema_at_data_resolution(tmp_path):
