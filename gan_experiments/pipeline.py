@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import random
 import warnings
 from collections.abc import Sequence
@@ -23,9 +22,9 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 
-from gan_experiments.callbacks import EpochSeed, RunConfig
-from gan_experiments.callbacks.metrics_json import write_json_atomic
-from gan_experiments.config import ConfigError, check_multirun_strategy, validate
+from gan_experiments.callbacks import EpochSeed, MetricsJSON, RunConfig
+from gan_experiments.callbacks.metrics_json import collect_metrics, write_json_atomic
+from gan_experiments.config import ConfigError, MultirunError, check_multirun_strategy, validate
 from gan_experiments.data import GANDataModule
 from gan_experiments.loggers import offline_wandb_runs
 from gan_experiments.losses import GANLoss
@@ -115,15 +114,22 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     return [build(node, f"logger.{k}") for k, node in (cfg.get("logger") or {}).items() if node and "_target_" in node]
 
 
-UNSEEDED_DATA_SEED = "GAN_EXPERIMENTS_DATA_SEED"
-
-
 def data_order_seed(seed: int | None) -> int:
-    """The seed of the training data order: the run's ``seed``, or for an unseeded run a random one, kept
-    in the environment so that DDP ranks (processes launched from this one) share it."""
-    if seed is not None:
-        return seed
-    return int(os.environ.setdefault(UNSEEDED_DATA_SEED, str(random.SystemRandom().randrange(2**31))))
+    """The seed of the training data order: the run's ``seed``, or for an unseeded run a fresh random one
+    (every call draws again, so each job of a multirun gets its own). Ranks that start as separate
+    processes (Lightning's ``ddp``, torchrun, SLURM) draw different ones: ``ShareDataOrderSeed`` makes
+    them all use rank 0's before the first batch."""
+    return seed if seed is not None else random.SystemRandom().randrange(2**31)
+
+
+class ShareDataOrderSeed(Callback):
+    """At ``setup``, on every rank: the DataModule's ``shuffle_seed`` becomes rank 0's, so all ranks shuffle
+    with the same permutation and ``EpochShuffle`` gives them disjoint shards (a no-op on one process)."""
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        datamodule = trainer.datamodule
+        if datamodule is not None and trainer.world_size > 1:
+            datamodule.shuffle_seed = int(trainer.strategy.broadcast(int(datamodule.shuffle_seed), src=0))
 
 
 def resume_path(ckpt_path: str | None, output_dir: Path, module: L.LightningModule,
@@ -168,7 +174,8 @@ def save_config(cfg: DictConfig, output_dir: Path) -> None:
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Train the configured GAN and return its metrics (the content of ``metrics.json``)."""
+    """Train the configured GAN and return its final metrics (the content of ``metrics.json``, also when the
+    ``metrics_json`` callback is off or writes elsewhere: ``final_metrics``)."""
     validate(cfg)
     check_multirun_strategy(cfg)
     get_class(cfg.data._target_).check_model_config(cfg)  # e.g. an image model on toy2d points
@@ -195,6 +202,7 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
         if hasattr(callback, "check_datamodule"):
             callback.check_datamodule(datamodule)
     callbacks.append(RunConfig(OmegaConf.to_container(cfg, resolve=True)))
+    callbacks.append(ShareDataOrderSeed())
     if cfg.get("seed") is not None:
         callbacks.insert(0, EpochSeed(cfg.seed))  # first: every epoch-start hook sees the epoch's streams
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
@@ -206,10 +214,28 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
             warnings.filterwarnings("ignore", message=".*checkpoint that ended before the epoch ended.*")
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     finally:
-        os.environ.pop(UNSEEDED_DATA_SEED, None)  # the next job of a multirun draws its own
         finish_wandb(loggers)
-    metrics_file = output_dir / "metrics.json"
-    return json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    return final_metrics(trainer)
+
+
+def final_metrics(trainer: L.Trainer) -> dict[str, Any]:
+    """The run's final metrics: what the ``MetricsJSON`` callback wrote (wherever its ``path`` points; on a
+    resume it keeps the earlier part's values), else, with that callback off (``callbacks.metrics_json=null``)
+    or before it wrote anything, the same dict computed from the trainer (``collect_metrics``)."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, MetricsJSON) and callback.path.is_file():
+            return json.loads(callback.path.read_text())
+    return collect_metrics(trainer)
+
+
+def check_optimized_metric(metric: str | None, metrics: dict[str, Any]) -> None:
+    """``optimized_metric`` (the value returned to a sweeper such as Optuna) must be one of the run's metrics:
+    a ``MultirunError`` (which stops a sweep at once) names it and the metrics that exist."""
+    if metric and metric not in metrics:
+        available = ", ".join(k for k, v in metrics.items() if isinstance(v, (int, float))) or "none"
+        raise MultirunError(f"optimized_metric={metric!r} is not a metric of this run; its metrics are: {available}. "
+                            "Set optimized_metric to one of them (or log that metric, e.g. metrics=default for "
+                            "val/fid), or null to return nothing")
 
 
 @rank_zero_only

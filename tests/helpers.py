@@ -130,3 +130,104 @@ def write_image_folders(root: Path, layout: dict[str, int], size: tuple[int, int
             pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / folder / f"{i:03d}.png")
     return root
+
+
+def scipy_fid(real, fake) -> float:
+    """Independent float64 reference FID of two feature tensors [N, d]:
+    ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))."""
+    import numpy as np
+    import scipy.linalg
+
+    a, b = real.double().numpy(), fake.double().numpy()
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+class Exploit:
+    """Unpickling it runs ``touch marker``: a malicious checkpoint payload (must never be unpickled)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+# --- exact resume ----------------------------------------------------------------------------------------
+
+RESUME_COMMON = ["trainer.enable_progress_bar=false", "logger=none", "trainer.deterministic=true", "seed=7"]
+
+
+def resume_run(overrides, out, epochs, ckpt_path=None):
+    """Train ``epochs`` epochs into ``out`` (optionally resuming ``ckpt_path``); the last checkpoint's content."""
+    import torch
+
+    from gan_experiments.pipeline import train
+
+    extra = [f"trainer.max_epochs={epochs}"] + ([f"ckpt_path={ckpt_path}"] if ckpt_path else [])
+    train(compose_train([*RESUME_COMMON, *overrides, *extra], out))
+    return torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+def max_difference(a, b):
+    """Largest |a - b| over all tensors of two nested structures (state dicts, optimizer states)."""
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return (a.double() - b.double()).abs().max().item() if a.numel() else 0.0
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        return max((max_difference(a[k], b[k]) for k in a), default=0.0)
+    if isinstance(a, (list, tuple)):
+        return max((max_difference(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
+    assert a == b
+    return 0.0
+
+
+def assert_resume_is_exact(overrides, tmp_path):
+    """4 epochs straight and 2 epochs + resume to 4 end with the same weights, optimizer states, counters."""
+    straight = resume_run(overrides, tmp_path / "straight", 4)
+    halfway = resume_run(overrides, tmp_path / "half", 2)
+    resumed = resume_run(overrides, tmp_path / "resumed", 4, ckpt_path=tmp_path / "half" / "checkpoints" / "last.ckpt")
+    assert resumed["epoch"] == straight["epoch"] == 3 and resumed["global_step"] == straight["global_step"]
+    assert max_difference(halfway["state_dict"], straight["state_dict"]) > 1e-3  # epochs 3-4 did train
+    assert max_difference(resumed["state_dict"], straight["state_dict"]) <= 1e-6
+    assert max_difference(resumed["optimizer_states"], straight["optimizer_states"]) <= 1e-6
+    return straight, resumed
+
+
+# --- test callbacks (state per instance; results go to files, so they also come back from DDP ranks) ------
+
+class PoisonGenerator(Callback):
+    """Test helper: G's weights become NaN when epoch ``epoch`` starts (a stand-in for a diverging run)."""
+
+    def __init__(self, epoch: int = 1):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            import torch
+
+            with torch.no_grad():
+                for p in pl_module.generator.parameters():
+                    p.fill_(float("nan"))
+
+
+class RecordDataOrder(Callback):
+    """Writes ``<dirpath>/order_rank<global rank>.json`` at the start of training: the training sampler's
+    seed and the indices of this rank's first epoch (its shard of the shuffled order)."""
+
+    def __init__(self, dirpath: str):
+        self.dirpath = Path(dirpath)
+
+    def on_train_start(self, trainer, pl_module):
+        import json
+
+        sampler = trainer.train_dataloader.sampler
+        skip = sampler.skip  # iterating consumes a resume's skip: keep it for the real first pass
+        indices = list(iter(sampler))
+        sampler.skip = skip
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        (self.dirpath / f"order_rank{trainer.global_rank}.json").write_text(
+            json.dumps({"seed": sampler.seed, "world_size": trainer.world_size, "indices": indices}))

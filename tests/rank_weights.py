@@ -51,9 +51,12 @@ class RaiseOutOfMemory(Callback):
 
 
 class RecordGradNorms(Callback):
-    """After each batch, the 2-norm of the gradients each optimizer just applied (G's and D's)."""
+    """After each batch, the 2-norm of the gradients each optimizer just applied (G's and D's); written to
+    ``path`` (a JSON list) when training ends (or fails)."""
 
-    norms: list = []
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.norms: list[float] = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         import torch
@@ -61,4 +64,29 @@ class RecordGradNorms(Callback):
         for optimizer in trainer.optimizers:
             grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
             if grads:
-                RecordGradNorms.norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+                self.norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+
+    def write(self):
+        import json
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.norms))
+
+    def on_train_end(self, trainer, pl_module):
+        self.write()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self.write()
+
+
+def recorded_grad_norms(overrides: list[str], output_dir) -> list[float]:
+    """Train ``overrides`` into ``output_dir`` with ``RecordGradNorms`` and return the norms it recorded."""
+    import json
+
+    from gan_experiments.pipeline import train
+    from tests.helpers import compose_train
+
+    record = Path(output_dir) / "grad_norms.json"
+    train(compose_train([*overrides, "+callbacks.record._target_=tests.rank_weights.RecordGradNorms",
+                         f"+callbacks.record.path={record}"], Path(output_dir)))
+    return json.loads(record.read_text())

@@ -13,8 +13,7 @@ from gan_experiments.config import ConfigError
 from gan_experiments.losses import GANLoss, WassersteinLoss
 from gan_experiments.losses.objective import CriticSchedule
 from gan_experiments.pipeline import build_loss, build_module, train
-from tests.helpers import FAST, SMALL_IMAGES, compose_train, small_networks
-from tests.test_resume import assert_resume_is_exact
+from tests.helpers import FAST, SMALL_IMAGES, assert_resume_is_exact, compose_train, small_networks
 
 WGAN = ["model=dcgan", "loss=wgan_clip", *small_networks("dcgan")]
 

@@ -1,6 +1,9 @@
 """DiffAugment: each transform does what the paper says, D sees augmented reals and fakes in both losses,
 and the generator's gradients flow through the augmentation."""
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from lightning import Callback
@@ -67,22 +70,29 @@ class Recorder(nn.Module):
 
 
 class RecordAugmentations(Callback):
-    """Wraps the module's augmentation to record what passes through it."""
+    """Wraps the module's augmentation to record what passes through it; writes the calls (shape,
+    requires_grad) to ``path`` (JSON) when training ends."""
 
-    calls: list = []
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.calls: list = []
 
     def on_fit_start(self, trainer, pl_module):
-        RecordAugmentations.calls = []
-        pl_module.augment = Recorder(pl_module.augment, RecordAugmentations.calls)
+        pl_module.augment = Recorder(pl_module.augment, self.calls)
+
+    def on_train_end(self, trainer, pl_module):
+        self.path.write_text(json.dumps([[list(shape), grad] for shape, grad in self.calls]))
 
 
 def test_discriminator_sees_augmented_reals_and_fakes_in_both_steps(tmp_path):
     overrides = [*FAST, *SMALL_IMAGES, *small_networks("dcgan"), "trainer.limit_train_batches=1",
                  "model.diffaugment=[color,translation,cutout]",
-                 "+callbacks.record._target_=tests.test_diffaugment.RecordAugmentations"]
+                 "+callbacks.record._target_=tests.test_diffaugment.RecordAugmentations",
+                 f"+callbacks.record.path={tmp_path / 'augment_calls.json'}"]
     module = build_module(compose_train(overrides, tmp_path))
     assert isinstance(module.augment, DiffAugment)
     train(compose_train(overrides, tmp_path))
-    shape = (16, 1, 16, 16)
+    shape = [16, 1, 16, 16]
     # D step: T(real), T(fake) without gradients to G; G step: T(G(z)) with gradients
-    assert RecordAugmentations.calls == [(shape, False), (shape, False), (shape, True)]
+    calls = json.loads((tmp_path / "augment_calls.json").read_text())
+    assert calls == [[shape, False], [shape, False], [shape, True]]

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import scipy.linalg
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -17,7 +16,7 @@ from torchvision.utils import save_image
 from gan_experiments.metrics.reference import first_images
 from gan_experiments.pipeline import evaluate, train
 from gan_experiments.tools.compare import extract_list, read_folder, to_model_input
-from tests.helpers import CONF, FAST, ROOT, compose_train, small_networks
+from tests.helpers import CONF, FAST, ROOT, compose_train, scipy_fid, small_networks
 
 METRICS = ["metrics=default", "metrics.num_samples=301", "metrics.every_n_epochs=1", "metrics.classifier_steps=150",
            "metrics.batch_size=64"]
@@ -80,14 +79,6 @@ def test_checkpoint_metrics_and_truncation_sweep(tmp_path):
     assert (tmp_path / "t/truncation.png").is_file() and (tmp_path / "t/truncation_psi_0.5.png").is_file()
     # truncation trades diversity for fidelity: recall falls as psi shrinks
     assert sweep["sweep"][0]["recall"] <= sweep["sweep"][-1]["recall"]
-
-
-def scipy_fid(a: torch.Tensor, b: torch.Tensor) -> float:
-    import numpy as np
-
-    a, b = a.double().numpy(), b.double().numpy()
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real))
 
 
 @pytest.mark.realdata

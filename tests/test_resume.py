@@ -12,41 +12,8 @@ import pytest
 import torch
 
 from gan_experiments.config import ConfigError
-from gan_experiments.pipeline import train
-from tests.helpers import ROOT, compose_train, small_networks
-from tests.test_checkpoint_safety import Exploit
-
-COMMON = ["trainer.enable_progress_bar=false", "logger=none", "trainer.deterministic=true", "seed=7"]
-
-
-def run(overrides, out, epochs, ckpt_path=None):
-    extra = [f"trainer.max_epochs={epochs}"] + ([f"ckpt_path={ckpt_path}"] if ckpt_path else [])
-    train(compose_train([*COMMON, *overrides, *extra], out))
-    return torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
-
-
-def max_difference(a, b):
-    """Largest |a - b| over all tensors of two nested structures (state dicts, optimizer states)."""
-    if isinstance(a, torch.Tensor):
-        return (a.double() - b.double()).abs().max().item() if a.numel() else 0.0
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        return max((max_difference(a[k], b[k]) for k in a), default=0.0)
-    if isinstance(a, (list, tuple)):
-        return max((max_difference(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
-    assert a == b
-    return 0.0
-
-
-def assert_resume_is_exact(overrides, tmp_path):
-    straight = run(overrides, tmp_path / "straight", 4)
-    halfway = run(overrides, tmp_path / "half", 2)
-    resumed = run(overrides, tmp_path / "resumed", 4, ckpt_path=tmp_path / "half" / "checkpoints" / "last.ckpt")
-    assert resumed["epoch"] == straight["epoch"] == 3 and resumed["global_step"] == straight["global_step"]
-    assert max_difference(halfway["state_dict"], straight["state_dict"]) > 1e-3  # epochs 3-4 did train
-    assert max_difference(resumed["state_dict"], straight["state_dict"]) <= 1e-6
-    assert max_difference(resumed["optimizer_states"], straight["optimizer_states"]) <= 1e-6
-    return straight, resumed
+from tests.helpers import ROOT, Exploit, assert_resume_is_exact, max_difference, small_networks
+from tests.helpers import resume_run as run
 
 
 def test_dcgan_wgan_gp_with_ema_resumes_exactly(tmp_path):
@@ -56,6 +23,7 @@ def test_dcgan_wgan_gp_with_ema_resumes_exactly(tmp_path):
     assert straight["critic_steps"] == resumed["critic_steps"] == 24
 
 
+@pytest.mark.realdata
 def test_cyclegan_with_pools_schedules_and_workers_resumes_exactly(tmp_path, shared_data):
     """Random crops and flips run in 2 worker processes; the LR decays over epochs 3-4 (2/3, then 1/3 of the
     initial rate: the reference rule with 3 + 2 epochs, stopped after 4); image pools fill."""

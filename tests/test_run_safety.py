@@ -138,7 +138,7 @@ def test_a_resume_that_fails_keeps_the_earlier_metrics(trained, tmp_path):
 def test_a_diverged_first_epoch_does_not_name_a_checkpoint_that_does_not_exist(tmp_path):
     from gan_experiments.callbacks import NonFiniteLossError
 
-    poison = ["+callbacks.poison._target_=tests.test_checkpoint_safety.PoisonGenerator", "+callbacks.poison.epoch=0"]
+    poison = ["+callbacks.poison._target_=tests.helpers.PoisonGenerator", "+callbacks.poison.epoch=0"]
     with pytest.raises(NonFiniteLossError, match="no checkpoint had been written yet") as err:
         train_into(tmp_path, *poison)
     assert "last.ckpt" not in str(err.value) and not (tmp_path / "checkpoints/last.ckpt").exists()

@@ -2,22 +2,13 @@
 
 import numpy as np
 import pytest
-import scipy.linalg
 import torch
 
 from gan_experiments.metrics.class_coverage import class_coverage
 from gan_experiments.metrics.memorization import memorization
 from gan_experiments.metrics.precision_recall import precision_recall
 from gan_experiments.metrics.scores import all_scores, frechet_distance, inception_score, kernel_distance
-
-
-def scipy_fid(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """Independent float64 reference: ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))."""
-    a, b = real.double().numpy(), fake.double().numpy()
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = scipy.linalg.sqrtm(s1 @ s2).real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+from tests.helpers import scipy_fid
 
 
 @pytest.fixture

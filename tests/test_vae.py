@@ -1,7 +1,9 @@
 """The VAE baseline: its loss terms on known inputs, shapes, and a real-data run that lowers its loss and
 reports the same metrics as the GANs."""
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -41,21 +43,27 @@ def test_vae_config_builds_with_one_optimizer(tmp_path):
 
 
 class EpochLosses(Callback):
-    losses: list = []
+    """The epoch-mean training loss of every epoch, rewritten to ``path`` (JSON list) after each epoch."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.losses: list[float] = []
 
     def on_train_epoch_end(self, trainer, pl_module):
-        EpochLosses.losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
+        self.losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
+        self.path.write_text(json.dumps(self.losses))
 
 
 @pytest.mark.realdata
 def test_vae_lowers_its_loss_on_mnist_and_reports_fid(tmp_path, shared_data):
-    EpochLosses.losses = []
     overrides = ["model=vae", "data=mnist", f"data.root={shared_data}", "data.train_subset=2048", "data.num_workers=0",
                  "model.encoder.base_channels=16", "model.decoder.base_channels=16", "model.decoder.latent_dim=16",
                  "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "logger=none",
                  "metrics.every_n_epochs=3", "metrics.num_samples=500", "metrics.classifier_steps=200",
-                 f"metrics.cache_dir={tmp_path / 'cache'}", "+callbacks.epoch_losses._target_=tests.test_vae.EpochLosses"]
+                 f"metrics.cache_dir={tmp_path / 'cache'}", "+callbacks.epoch_losses._target_=tests.test_vae.EpochLosses",
+                 f"+callbacks.epoch_losses.path={tmp_path / 'epoch_losses.json'}"]
     metrics = train(compose_train(overrides, tmp_path))
-    assert EpochLosses.losses[-1] < 0.8 * EpochLosses.losses[0]
+    losses = json.loads((tmp_path / "epoch_losses.json").read_text())
+    assert losses[-1] < 0.8 * losses[0]
     assert all(math.isfinite(metrics[f"val/{k}"]) for k in ("fid", "kid", "precision", "recall"))
     assert (tmp_path / "samples/reconstructions_epoch_003.png").is_file() and (tmp_path / "samples/epoch_003.png").is_file()
