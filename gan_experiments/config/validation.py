@@ -117,7 +117,7 @@ RULES = [
                                                       and all(p in ("color", "translation", "cutout") for p in v)),
          "null or a list of color, translation, cutout, e.g. [color,translation,cutout]"),
     *(Rule(f"callbacks.{name}.every_n_epochs", lambda v: _int(v) and v >= 1, "an integer >= 1")
-      for name in ("sample_grid", "translation_panels", "reconstructions", "loss_curves")),
+      for name in ("sample_grid", "translation_panels", "reconstructions")),
     Rule("callbacks.gradient_clipping.max_norm", lambda v: v is None or (_number(v) and v > 0), "a number > 0 or null"),
     Rule("callbacks.nonfinite_guard.action", lambda v: v in ("stop", "skip"), "stop or skip"),
     Rule("data.train_subset", lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1, or null for all"),
