@@ -1,4 +1,4 @@
-"""Test set-up: W&B off, and the real-data fixture."""
+"""Test set-up: W&B off, the real-data fixture, and the synthetic datasets (tests/synthetic.py)."""
 
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "MNIST" / "raw").is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (set GAN_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def synthetic_data(tmp_path_factory):
+    """Small synthetic datasets in every layout the data modules read (tests/synthetic.py), written once per
+    session: unpaired A/B, paired A|B, a labelled image folder and CelebA's subset layout."""
+    from tests.synthetic import write_all
+
+    return write_all(tmp_path_factory.mktemp("synthetic"))

@@ -46,6 +46,7 @@ def interpolate(cfg: DictConfig) -> dict:
     gen = torch.Generator().manual_seed(cfg.seed)
     z1, z2 = torch.randn(n, module.latent_dim, generator=gen), torch.randn(n, module.latent_dim, generator=gen)
     t = torch.linspace(0, 1, steps)
+    torch.manual_seed(cfg.seed)  # StyleGAN draws its noise maps from the global generator: seed it too
     mix = slerp if method == "slerp" else lerp
     if space == "w":
         w1, w2 = module.styles(z1)[:, 0].cpu(), module.styles(z2)[:, 0].cpu()

@@ -22,6 +22,7 @@ def write_samples(cfg: DictConfig) -> dict:
     labels = torch.arange(n) % module.num_classes if module.num_classes else None
     folder = out_dir / "images"
     folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)  # StyleGAN draws its noise maps from the global generator: seed it too
     grid_images = []
     for start in range(0, n, 250):
         y = None if labels is None else labels[start : start + 250]

@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from torchvision.utils import save_image  # noqa: E402
 
@@ -36,6 +37,7 @@ def truncation_sweep(cfg: DictConfig) -> dict:
         in_w = truncates_in_w(ev.module)
         z, y = fixed_latents(cfg.num_images, ev.module.latent_dim, labels, cfg.seed, None if in_w else psi)
         layers = cfg.get("truncation_layers")
+        torch.manual_seed(cfg.seed)  # StyleGAN's noise maps: the same draw for every psi's grid
         images = ev.module.sample(z, y, psi=psi, truncation_layers=layers) if in_w else ev.module.sample(z, y)
         grid = out_dir / f"truncation_psi_{psi}.png"
         save_image(images.float(), grid, nrow=math.ceil(math.sqrt(cfg.num_images)),
