@@ -250,6 +250,9 @@ def test_schedule_length_warning(model, data, max_epochs, warns, tmp_path):
     if warns:
         assert len(messages) == 1, messages
         assert f"= 5 epochs but trainer.max_epochs={max_epochs}" in messages[0]
+        if max_epochs > 5:  # the reference rule 1 - max(0, e + 2 - 2) / 4 is 0 at 0-based epoch 4 (the 5th)
+            assert "the rate is 0 from epoch 5 on" in messages[0] and f"epochs 6-{max_epochs} leave" in messages[0]
+            assert module.schedule(4) == 0 and module.schedule(3) > 0
     else:
         assert messages == []
 
@@ -268,7 +271,7 @@ def test_schedule_length_warning_reaches_the_user_through_train(tmp_path):
         train(cfg)
     messages = [str(w.message) for w in caught if "n_epochs_decay" in str(w.message)]
     assert messages == ["the learning-rate schedule spans model.n_epochs + model.n_epochs_decay = 2 epochs but "
-                        "trainer.max_epochs=1: the rate stops before reaching its end"]
+                        "trainer.max_epochs=1: training stops before the rate has decayed to 0; set them to match"]
 
 
 # --- 6. every validation rule's key exists in some composed config --------------------------------------

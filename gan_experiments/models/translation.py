@@ -77,7 +77,11 @@ class TranslationModule(LightningModule):
         if budget is not None and budget > 0 and budget != total:
             rank_zero_warn(
                 f"the learning-rate schedule spans model.n_epochs + model.n_epochs_decay = {total} epochs but "
-                f"trainer.max_epochs={budget}: the rate {'stops before reaching its end' if budget < total else 'stays at its last value'}"
+                f"trainer.max_epochs={budget}: "
+                + ("training stops before the rate has decayed to 0" if budget < total else
+                   f"the rate is 0 from epoch {total} on (the reference's last epoch trains at 0 too), so epochs "
+                   f"{total + 1}-{budget} leave the weights as they are")
+                + "; set them to match"
             )
 
     def on_train_epoch_end(self) -> None:
