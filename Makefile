@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.install-stamp
 MARKERS ?= not slow and not gpu
 ARGS ?=
 
-.PHONY: install browser train test test-gpu gpu-check lint bench benchmark clean
+.PHONY: install browser train test test-gpu gpu-check lint bench benchmark mutation clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(ARGS)
 
 benchmark: bench
+
+# mutation testing of the maths modules ([tool.mutmut] in pyproject.toml: which modules, which fast tests),
+# then one JSON line per module (benchmarks/mutation_score.py; equivalent mutants in
+# benchmarks/mutation_equivalent.txt). From scratch each time; one torch thread per worker (a forked worker
+# inheriting an OpenMP pool deadlocks). ARGS go to mutmut run, e.g. ARGS="--max-children 4".
+mutation: $(STAMP)
+	rm -rf mutants
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(if $(ARGS),$(ARGS),--max-children 2)
+	$(PY) benchmarks/mutation_score.py
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache
