@@ -197,10 +197,9 @@ def _dataset(n=7, seed=0, labels=None):
 
 def _expected_key(extractor, images, labels):
     uint8 = np.floor((np.clip(images.numpy().astype(np.float32), -1, 1) + 1) * 127.5 + 0.5).astype(np.uint8)
-    digest = hashlib.sha256(extractor.fingerprint.encode())
-    digest.update(uint8.tobytes())
-    digest.update(labels.numpy().tobytes())
-    return digest.hexdigest()[:24]
+    images_digest = hashlib.sha256(extractor.fingerprint.encode() + uint8.tobytes()).digest()
+    labels_digest = hashlib.sha256(labels.numpy().tobytes()).digest()
+    return hashlib.sha256(images_digest + labels_digest).hexdigest()[:24]
 
 
 def test_cache_key_hashes_the_fingerprint_uint8_images_and_labels(tmp_path):
@@ -212,6 +211,13 @@ def test_cache_key_hashes_the_fingerprint_uint8_images_and_labels(tmp_path):
     assert [p.name for p in (tmp_path / "real_features").iterdir()] == [f"counting-5-{got.key}.pt"]
     expected_features = torch.stack([data.samples[:5].flatten(1).mean(1), data.samples[:5].flatten(1).max(1).values], 1)
     assert torch.allclose(got.features, expected_features) and torch.equal(got.logits, data.samples[:5].flatten(1)[:, :1])
+
+
+def test_cache_key_of_a_set_read_in_several_batches_is_that_of_the_whole_set(tmp_path):
+    """1,100 images are read 500 at a time; the key is the same formula over all of them at once."""
+    data, extractor = _dataset(n=1100), CountingExtractor()
+    got = real_features(extractor, data, None, tmp_path)
+    assert got.key == _expected_key(extractor, data.samples, data.labels) and len(got) == 1100
 
 
 def test_cache_hit_reuses_the_features_without_running_the_network(tmp_path):

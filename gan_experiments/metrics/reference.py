@@ -1,7 +1,8 @@
 """Features of real images, computed once per extractor and image set and cached on disk.
 
-The cache key hashes the extractor's weights and the exact uint8 images that go in (so a changed dataset,
-split, sample count, image size or extractor never reuses stale statistics); only the images are read
+The cache key hashes the extractor's weights, the exact uint8 images that go in and their labels,
+sha256(sha256(fingerprint + images) + sha256(labels)), however they are batched: a changed dataset,
+split, sample count, image size or extractor never reuses stale statistics. Only the images are read
 again on a cache hit, never the network run. Images are streamed in batches, so a whole training set
 (a memorization search, a ``*_full`` protocol) needs only the memory of its features.
 """
@@ -63,12 +64,12 @@ def real_features(extractor: FeatureExtractor, dataset: Dataset, n: int | None, 
     """Features of the first ``n`` images of ``dataset`` (None or more than it holds: all of it), from cache
     when possible. Images are read in batches twice at most (once to key the cache, once to extract on a
     miss), so a whole training set fits in the memory of its features."""
-    digest, count = hashlib.sha256(extractor.fingerprint.encode()), 0
-    for images, labels in image_batches(dataset, n):
-        digest.update(to_uint8(images).numpy().tobytes())
-        digest.update(labels.numpy().tobytes())
+    image_digest, label_digest, count = hashlib.sha256(extractor.fingerprint.encode()), hashlib.sha256(), 0
+    for images, labels in image_batches(dataset, n):  # the key does not depend on how they are batched
+        image_digest.update(to_uint8(images).numpy().tobytes())
+        label_digest.update(labels.numpy().tobytes())
         count += len(images)
-    key = digest.hexdigest()[:24]
+    key = hashlib.sha256(image_digest.digest() + label_digest.digest()).hexdigest()[:24]
     path = Path(cache_dir).expanduser() / "real_features" / f"{extractor.name}-{count}-{key}.pt"
     if path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
