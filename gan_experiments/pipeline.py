@@ -6,7 +6,6 @@ Flow of ``train``: validate the config -> write the resolved config -> seed -> D
 
 from __future__ import annotations
 
-import inspect
 import json
 import random
 import warnings
@@ -15,80 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 
+from gan_experiments.building import build, build_module
+from gan_experiments.building import build_loss as build_loss  # re-exported: pipeline.build_loss, as before
 from gan_experiments.callbacks import EpochSeed, MetricsJSON, RunConfig
-from gan_experiments.callbacks.metrics_json import collect_metrics, write_json_atomic
+from gan_experiments.callbacks.metrics_json import collect_metrics
 from gan_experiments.config import ConfigError, MultirunError, check_multirun_strategy, validate
 from gan_experiments.data import GANDataModule
+from gan_experiments.io import write_json_atomic
 from gan_experiments.loggers import offline_wandb_runs
-from gan_experiments.losses import GANLoss
 from gan_experiments.run_dir import RunDirLock, check_new_run, checkpoints_in
 from gan_experiments.tools.checkpoints import check_fits, read_checkpoint
-
-
-def build(cfg: DictConfig, what: str, **kwargs) -> Any:
-    """``hydra.utils.instantiate`` whose failures become a ``ConfigError`` naming the config key."""
-    try:
-        return instantiate(cfg, **kwargs)
-    except InstantiationException as err:
-        raise ConfigError(f"could not build {what}: {err}") from err
-
-
-def build_loss(cfg: DictConfig) -> GANLoss:
-    """The ``loss`` group: criterion, critic constraint and schedule (its optimizers are built separately).
-    ``loss.critic_schedule``: null (``n_critic`` throughout) or a node of ``CriticSchedule``'s fields, each
-    optional (``{}`` is the WGAN authors' schedule); a wrong key or value names ``loss.critic_schedule...``."""
-    from dataclasses import fields
-
-    from gan_experiments.losses.objective import CriticSchedule
-
-    node = cfg.get("critic_schedule")
-    schedule = None
-    if node is not None:
-        names = [field.name for field in fields(CriticSchedule)]
-        if not OmegaConf.is_dict(node):
-            raise ConfigError(f"loss.critic_schedule={node!r} is invalid: expected null (loss.n_critic throughout) "
-                              f"or a node with the keys {', '.join(names)}, e.g. loss=wgan_clip_authors")
-        unknown = sorted(set(node) - set(names))
-        if unknown:
-            raise ConfigError(f"loss.critic_schedule has no key {', '.join(map(repr, unknown))}: "
-                              f"its keys are {', '.join(names)}")
-        try:
-            schedule = CriticSchedule(**OmegaConf.to_container(node, resolve=True))
-        except ValueError as err:
-            raise ConfigError(f"loss.critic_schedule.{err}") from err
-    try:
-        return GANLoss(
-            criterion=build(cfg.criterion, "loss.criterion"),
-            n_critic=cfg.n_critic,
-            gp_weight=cfg.gp_weight,
-            clip_value=cfg.clip_value,
-            r1_weight=cfg.get("r1_weight", 0.0),
-            critic_schedule=schedule,
-        )
-    except ValueError as err:
-        raise ConfigError(f"loss: {err}") from err
-
-
-def build_module(cfg: DictConfig) -> L.LightningModule:
-    """The model's LightningModule with its networks, the loss object and the loss's optimizer factories
-    (those of them its constructor takes: a VAE takes only ``optimizer_g``)."""
-    parts = {
-        "loss": lambda: build_loss(cfg.loss),
-        "optimizer_g": lambda: build(cfg.loss.optimizer_g, "loss.optimizer_g"),
-        "optimizer_d": lambda: build(cfg.loss.optimizer_d, "loss.optimizer_d"),
-    }
-    try:
-        accepted = inspect.signature(get_class(cfg.model._target_)).parameters
-    except Exception as err:  # noqa: BLE001 - an unknown class is reported by key
-        raise ConfigError(f"model._target_={cfg.model.get('_target_')!r} is not a class: {err}") from err
-    return build(cfg.model, "model", **{name: make() for name, make in parts.items() if name in accepted})
 
 
 def build_callbacks(cfg: DictConfig, have_logger: bool) -> list[Callback]:

@@ -22,7 +22,7 @@ from hydra.experimental.callback import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from gan_experiments.config import ConfigError
+from gan_experiments.errors import ConfigError
 
 try:
     import fcntl

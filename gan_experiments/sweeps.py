@@ -21,8 +21,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from gan_experiments.callbacks.metrics_json import write_json_atomic
 from gan_experiments.config import MultirunError
+from gan_experiments.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 STATUS_FILE = "job_status.json"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
+
+from gan_experiments.io import write_json_atomic
 
 
 def collect_metrics(trainer: Trainer) -> dict[str, float]:
@@ -29,14 +30,6 @@ def collect_metrics(trainer: Trainer) -> dict[str, float]:
     info = {k: v for cb in trainer.callbacks for k, v in getattr(cb, "metrics_info", {}).items()}
     metrics = {k: (v if math.isfinite(v) else str(v)) for k, v in metrics.items()}
     return dict(sorted((metrics | info).items()))
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write to a temporary file and rename it over ``path``, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 class MetricsJSON(Callback):

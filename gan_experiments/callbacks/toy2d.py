@@ -13,7 +13,7 @@ from lightning import Callback, LightningModule, Trainer  # noqa: E402
 
 from gan_experiments.callbacks.common import epoch_is_due  # noqa: E402
 from gan_experiments.callbacks.image_logging import log_image_file  # noqa: E402
-from gan_experiments.metrics import mode_coverage  # noqa: E402
+from gan_experiments.metrics.mode_coverage import generator_mode_coverage  # noqa: E402
 
 
 class Toy2DEvaluation(Callback):
@@ -28,11 +28,7 @@ class Toy2DEvaluation(Callback):
         self.every_n_epochs, self.seed = every_n_epochs, seed
 
     def evaluate(self, pl_module: LightningModule, centres: torch.Tensor, std: float) -> tuple[dict, torch.Tensor]:
-        gen = torch.Generator().manual_seed(self.seed)
-        z = torch.randn(self.num_samples, pl_module.latent_dim, generator=gen)
-        labels = torch.randint(len(centres), (self.num_samples,), generator=gen) if pl_module.num_classes else None
-        samples = pl_module.sample(z, labels).float().cpu()
-        return mode_coverage(samples, centres, std, self.min_count), samples
+        return generator_mode_coverage(pl_module, centres, std, self.num_samples, self.min_count, self.seed)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not epoch_is_due(trainer, self.every_n_epochs):

@@ -19,10 +19,10 @@ from lightning import Callback, LightningModule, Trainer
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
-from gan_experiments.callbacks.gan_metrics import gather_shards
-from gan_experiments.config import ConfigError
 from gan_experiments.data import PairedDataModule, UnpairedDataModule
+from gan_experiments.errors import ConfigError
 from gan_experiments.metrics.features import FeatureExtractor
+from gan_experiments.metrics.generator import gather_shards
 from gan_experiments.metrics.inception_download import INCEPTION_URL
 from gan_experiments.metrics.reference import RealFeatures, real_features
 from gan_experiments.metrics.scores import frechet_distance

@@ -13,19 +13,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from gan_experiments.errors import ConfigError, MultirunError
 from gan_experiments.metrics.protocols import PROTOCOLS
 from gan_experiments.networks.layers import NORMS
 
 _MISSING = object()
 PRECISIONS = ("64", "64-true", "32", "32-true", "16", "16-mixed", "bf16", "bf16-mixed", "16-true", "bf16-true")
-
-
-class ConfigError(ValueError):
-    """A config value is wrong; the message names the key, the value and what is accepted."""
-
-
-class MultirunError(ConfigError):
-    """A multirun setting that is wrong for every job of the sweep (so the sweep stops at once)."""
 
 
 def _int(v: Any) -> bool:

@@ -13,9 +13,9 @@ from lightning.pytorch.utilities import rank_zero_warn
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
-from gan_experiments.config import ConfigError
 from gan_experiments.data.images import BAD_IMAGE_POLICIES, drop_unreadable
 from gan_experiments.data.sampling import EpochShuffle
+from gan_experiments.errors import ConfigError
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -46,7 +46,9 @@ class InMemoryDataset(Dataset):
         return self.samples[index], self.labels[index]
 
 
-def _already_batched(batch):
+def already_batched(batch):
+    """The ``collate_fn`` of a DataLoader over an ``InMemoryDataset``: its ``__getitems__`` already returns
+    the batch (samples [B, ...], labels [B]), so there is nothing to collate."""
     return batch
 
 
@@ -127,7 +129,7 @@ class GANDataModule(LightningDataModule):
             sampler=sampler,
             generator=sampler.loader_generator if sampler else None,
             num_workers=self.num_workers,
-            collate_fn=_already_batched if isinstance(dataset, InMemoryDataset) else None,
+            collate_fn=already_batched if isinstance(dataset, InMemoryDataset) else None,
             pin_memory=torch.cuda.is_available(),
             **kwargs,
         )

@@ -11,8 +11,8 @@ import math
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from gan_experiments.config import ConfigError
 from gan_experiments.data.base import GANDataModule, InMemoryDataset
+from gan_experiments.errors import ConfigError
 
 IMAGE_KEYS = ("data.image_size", "data.channels")  # what image models read; toy2d has neither
 

@@ -66,10 +66,10 @@ def data_fingerprint(datamodule) -> str:
 
 
 def _loader(dataset, batch_size: int, shuffle: bool) -> DataLoader:
-    from gan_experiments.data.base import InMemoryDataset, _already_batched
+    from gan_experiments.data.base import InMemoryDataset, already_batched
 
     batched = isinstance(dataset, InMemoryDataset)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=_already_batched if batched else None)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=already_batched if batched else None)
 
 
 def predictions(classifier: DomainClassifier, logits: torch.Tensor) -> torch.Tensor:

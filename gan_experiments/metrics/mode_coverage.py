@@ -21,3 +21,15 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, min_
         "modes_covered": float((counts >= min_count).sum()),
         "high_quality_fraction": float(high_quality.float().mean()),
     }
+
+
+@torch.no_grad()
+def generator_mode_coverage(module, centres: torch.Tensor, std: float, num_samples: int = 2500, min_count: int = 20,
+                            seed: int = 0) -> tuple[dict[str, float], torch.Tensor]:
+    """``mode_coverage`` of ``num_samples`` points [N, 2] that ``module`` generates from a seeded z (and, for
+    a conditional module, seeded labels over the K modes); returns (scores, samples [N, 2] on the CPU)."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(num_samples, module.latent_dim, generator=gen)
+    labels = torch.randint(len(centres), (num_samples,), generator=gen) if module.num_classes else None
+    samples = module.sample(z, labels).float().cpu()
+    return mode_coverage(samples, centres, std, min_count), samples

@@ -69,7 +69,7 @@ def select_protocol(name: str | None, num_samples: int, features: str, k: int = 
     if name is None:
         return Protocol("custom", num_samples, "val", num_samples, features, SCORES, pr_features, k)
     if name not in PROTOCOLS:
-        from gan_experiments.config import ConfigError
+        from gan_experiments.errors import ConfigError
 
         raise ConfigError(f"metrics.protocol={name!r} is not a protocol; choose one of {', '.join(PROTOCOLS)} or null")
     protocol = PROTOCOLS[name]

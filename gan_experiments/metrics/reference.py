@@ -34,9 +34,9 @@ class RealFeatures:
 def image_batches(dataset: Dataset, n: int | None = None, batch_size: int = 500) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The first ``n`` (None: all) images [B, C, H, W] in [-1, 1] and labels [B] of a dataset, in order,
     ``batch_size`` at a time (memory bounded by one batch)."""
-    from gan_experiments.data.base import InMemoryDataset, _already_batched
+    from gan_experiments.data.base import InMemoryDataset, already_batched
 
-    collate = _already_batched if isinstance(dataset, InMemoryDataset) else None
+    collate = already_batched if isinstance(dataset, InMemoryDataset) else None
     remaining = len(dataset) if n is None else min(n, len(dataset))
     for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate):
         if remaining <= 0:

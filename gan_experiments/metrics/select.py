@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lightning.pytorch.utilities import rank_zero_warn
 
-from gan_experiments.config import ConfigError
+from gan_experiments.errors import ConfigError
 from gan_experiments.metrics.classifier import load_or_train_classifier
 from gan_experiments.metrics.features import (
     INCEPTION_WEIGHTS_FILE,

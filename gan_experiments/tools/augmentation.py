@@ -28,7 +28,7 @@ import torch.nn.functional as F  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from gan_experiments.config import ConfigError  # noqa: E402
+from gan_experiments.errors import ConfigError  # noqa: E402
 from gan_experiments.metrics.classifier import DomainClassifier  # noqa: E402
 from gan_experiments.metrics.reference import first_images  # noqa: E402
 from gan_experiments.tools.checkpoints import checkpoint_module  # noqa: E402

@@ -19,7 +19,8 @@ import torch
 from lightning import LightningModule
 from omegaconf import DictConfig, OmegaConf
 
-from gan_experiments.config import ConfigError
+from gan_experiments.building import build_module
+from gan_experiments.errors import ConfigError
 from gan_experiments.tools.trust import check_trusted
 
 INSTANTIATED_KEYS = ("model", "loss", "data")
@@ -114,8 +115,6 @@ def load_module(ckpt: str | Path, map_location: str = "cpu",
                 allow_targets: Sequence[str] = ()) -> tuple[LightningModule, dict]:
     """The module of checkpoint ``ckpt`` with its trained weights, in eval mode, and the parts of the
     run's config it was built from (``model``, ``loss``, ``data``)."""
-    from gan_experiments.pipeline import build_module  # pipeline imports tools for evaluate()
-
     checkpoint = read_checkpoint(ckpt, map_location, allow_targets=allow_targets)
     config = {k: checkpoint["config"].get(k) for k in INSTANTIATED_KEYS}
     module = build_module(OmegaConf.create(config))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gan_experiments.config import ConfigError
 from gan_experiments.data import DatasetNotFoundError
+from gan_experiments.errors import ConfigError
 from gan_experiments.metrics.features import FeatureExtractor
 from gan_experiments.metrics.protocols import Protocol, ProtocolSetup, select_protocol, setup_protocol
 from gan_experiments.metrics.reference import RealFeatures

@@ -13,10 +13,10 @@ from lightning.pytorch.utilities import rank_zero_warn
 from omegaconf import DictConfig
 from torchvision.transforms.v2 import functional as TF
 
-from gan_experiments.config import ConfigError
 from gan_experiments.data.image_folder import find_images
 from gan_experiments.data.images import describe_unreadable, find_unreadable, load_rgb
 from gan_experiments.data.torchvision_data import SPECS, TorchvisionDataModule
+from gan_experiments.errors import ConfigError
 from gan_experiments.metrics.features import FeatureExtractor
 from gan_experiments.metrics.reference import first_images
 from gan_experiments.metrics.scores import all_scores

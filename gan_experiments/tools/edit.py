@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from gan_experiments.config import ConfigError
+from gan_experiments.errors import ConfigError
 from gan_experiments.metrics.classifier import DomainClassifier, load_or_train_classifier
 from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.common import datamodule_of

@@ -33,9 +33,9 @@ import torch
 from omegaconf import DictConfig
 from torchvision.utils import save_image
 
-from gan_experiments.callbacks.gan_metrics import fixed_latents
-from gan_experiments.callbacks.metrics_json import write_json_atomic
-from gan_experiments.config import ConfigError
+from gan_experiments.errors import ConfigError
+from gan_experiments.io import write_json_atomic
+from gan_experiments.latents import fixed_latents
 from gan_experiments.metrics.reference import first_images
 from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.common import datamodule_of

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from gan_experiments.config import ConfigError
+from gan_experiments.errors import ConfigError
 from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.visual import save_gif, save_grid
 

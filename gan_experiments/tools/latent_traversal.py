@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from gan_experiments.config import ConfigError
+from gan_experiments.errors import ConfigError
 from gan_experiments.metrics.classifier import load_or_train_classifier
 from gan_experiments.models import InfoGANModule
 from gan_experiments.tools.checkpoints import checkpoint_module

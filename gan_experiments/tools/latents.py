@@ -1,20 +1,7 @@
-"""Latent sampling for generation tools: the truncation trick in z."""
+"""Latent sampling for generation tools: the truncation trick in z (defined in ``gan_experiments.latents``)."""
 
 from __future__ import annotations
 
-import torch
+from gan_experiments.latents import truncated_normal
 
-
-def truncated_normal(n: int, dim: int, psi: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """z ~ N(0, I) [n, dim]; with ``psi`` every coordinate with |z_i| > psi is redrawn until it is not
-    (the truncation trick of BigGAN, Brock et al. 2019): smaller psi, higher fidelity, less diversity."""
-    z = torch.randn(n, dim, generator=generator)
-    if psi is None:
-        return z
-    if psi <= 0:
-        raise ValueError(f"truncation psi must be > 0, got {psi}")
-    outside = z.abs() > psi
-    while outside.any():
-        z[outside] = torch.randn(int(outside.sum()), generator=generator)
-        outside = z.abs() > psi
-    return z
+__all__ = ["truncated_normal"]

@@ -10,9 +10,10 @@ import torch
 from omegaconf import DictConfig
 from torchvision.utils import save_image
 
-from gan_experiments.callbacks.gan_metrics import fixed_latents, generator_scores
-from gan_experiments.callbacks.toy2d import Toy2DEvaluation
+from gan_experiments.latents import fixed_latents
+from gan_experiments.metrics.generator import generator_scores
 from gan_experiments.metrics.memorization import memorization
+from gan_experiments.metrics.mode_coverage import generator_mode_coverage
 from gan_experiments.metrics.reference import real_features
 from gan_experiments.tools.common import info, load_evaluation
 
@@ -21,7 +22,7 @@ def checkpoint_metrics(cfg: DictConfig) -> dict:
     ev = load_evaluation(cfg)
     m = cfg.metrics
     if ev.extractor is None:  # toy2d: mode coverage
-        scores, _ = Toy2DEvaluation(cfg.out_dir, seed=m.seed).evaluate(ev.module, ev.datamodule.centres, ev.datamodule.std)
+        scores, _ = generator_mode_coverage(ev.module, ev.datamodule.centres, ev.datamodule.std, seed=m.seed)
         return scores
     scores, fake_feats, _ = generator_scores(ev.module, ev.setup, m.seed, m.batch_size)
     train_set, num_fake = ev.datamodule.train_set, ev.setup.protocol.num_fake

@@ -20,10 +20,10 @@ from rich.progress import track
 from torchvision.transforms import v2
 from torchvision.utils import save_image
 
-from gan_experiments.config import ConfigError
 from gan_experiments.data.image_folder import find_images
 from gan_experiments.data.images import BadImageError, load_rgb
 from gan_experiments.data.transforms import to_model_range
+from gan_experiments.errors import ConfigError
 from gan_experiments.models import TranslationModule
 from gan_experiments.tools.checkpoints import checkpoint_module
 

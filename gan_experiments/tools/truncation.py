@@ -19,7 +19,8 @@ import torch  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from torchvision.utils import save_image  # noqa: E402
 
-from gan_experiments.callbacks.gan_metrics import fixed_latents, generator_scores, truncates_in_w  # noqa: E402
+from gan_experiments.latents import fixed_latents  # noqa: E402
+from gan_experiments.metrics.generator import generator_scores, truncates_in_w  # noqa: E402
 from gan_experiments.tools.common import info, load_evaluation  # noqa: E402
 
 

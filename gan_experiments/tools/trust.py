@@ -31,7 +31,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from gan_experiments.config import ConfigError
+from gan_experiments.errors import ConfigError
 from gan_experiments.losses import AdversarialLoss
 
 # (package the class is defined in, base class it must subclass)
