@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_experiments.building import build, build_module
 from gan_experiments.building import build_loss as build_loss  # re-exported: pipeline.build_loss, as before
 from gan_experiments.callbacks import EpochSeed, MetricsJSON, RunConfig
+from gan_experiments.callbacks.capabilities import ChecksDataModule
 from gan_experiments.callbacks.metrics_json import collect_metrics
 from gan_experiments.config import ConfigError, MultirunError, check_multirun_strategy, validate
 from gan_experiments.data import GANDataModule
@@ -49,6 +50,14 @@ def build_callbacks(cfg: DictConfig, have_logger: bool) -> list[Callback]:
             continue
         callbacks.append(callback)
     return callbacks
+
+
+def check_data_of(callbacks: list[Callback], datamodule) -> None:
+    """Callbacks that depend on the data (those that declare ``ChecksDataModule``) check it before training
+    starts, so a wrong data choice fails before the Trainer is built."""
+    for callback in callbacks:
+        if isinstance(callback, ChecksDataModule):
+            callback.check_datamodule(datamodule)
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:
@@ -139,9 +148,7 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     ckpt_path = resume_path(cfg.get("ckpt_path"), output_dir, module, tuple(cfg.get("allow_targets") or ()))
     loggers = build_loggers(cfg)
     callbacks = build_callbacks(cfg, have_logger=bool(loggers))
-    for callback in callbacks:  # callbacks that depend on the data check it before training starts
-        if hasattr(callback, "check_datamodule"):
-            callback.check_datamodule(datamodule)
+    check_data_of(callbacks, datamodule)
     callbacks.append(RunConfig(OmegaConf.to_container(cfg, resolve=True)))
     callbacks.append(ShareDataOrderSeed())
     if cfg.get("seed") is not None:

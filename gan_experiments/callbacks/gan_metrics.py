@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from lightning import Callback, LightningModule, Trainer
 
+from gan_experiments.callbacks.capabilities import ReportsMetricsInfo
 from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
+from gan_experiments.data.capabilities import PointMixture
 from gan_experiments.latents import fixed_latents  # noqa: F401 - importable from here, as before
 from gan_experiments.metrics.generator import (  # noqa: F401 - fake_features, gather_shards: importable from here
     fake_features,
@@ -22,7 +24,7 @@ from gan_experiments.metrics.protocols import ProtocolSetup, select_protocol, se
 from gan_experiments.metrics.select import build_extractor, vgg16_extractor
 
 
-class GANMetrics(Callback):
+class GANMetrics(Callback, ReportsMetricsInfo):
     """Every ``every_n_epochs`` (and after the last epoch) the scores of an evaluation protocol, logged as
     val/fid, val/kid, val/is, val/precision, val/recall (+ val/class_kl, val/classes_covered with the
     classifier on labelled data). ``protocol=null`` (``custom``): ``num_samples`` fakes against up to
@@ -49,7 +51,7 @@ class GANMetrics(Callback):
         self.metrics_info: dict = {}
 
     def _is_toy(self, trainer: Trainer) -> bool:
-        return hasattr(trainer.datamodule, "centres")
+        return isinstance(trainer.datamodule, PointMixture)
 
     def prepare(self, datamodule, device) -> ProtocolSetup | None:
         extractor = build_extractor(self.protocol.features, datamodule, self.inception_weights, self.cache_dir,

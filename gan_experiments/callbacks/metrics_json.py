@@ -10,14 +10,16 @@ from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
+from gan_experiments.callbacks.capabilities import ReportsMetricsInfo
 from gan_experiments.io import write_json_atomic
 
 
 def collect_metrics(trainer: Trainer) -> dict[str, float]:
     """Logged metrics as floats under the key they were logged with, the best score of every
-    ModelCheckpoint that monitors one, and what callbacks say produced their numbers (``metrics_info``,
-    e.g. the feature extractor and sample counts). A metric logged per step and per epoch appears once, as its epoch
-    value (Lightning's ``_step``/``_epoch`` copies are dropped)."""
+    ModelCheckpoint that monitors one, and what callbacks say produced their numbers (the ``metrics_info``
+    of every callback that declares ``ReportsMetricsInfo``, e.g. the feature extractor and sample counts).
+    A metric logged per step and per epoch appears once, as its epoch value (Lightning's ``_step``/``_epoch``
+    copies are dropped)."""
     logged = trainer.callback_metrics
     metrics = {
         name: float(value)
@@ -27,7 +29,7 @@ def collect_metrics(trainer: Trainer) -> dict[str, float]:
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.monitor and callback.best_model_score is not None:
             metrics[f"best/{callback.monitor}"] = float(callback.best_model_score)
-    info = {k: v for cb in trainer.callbacks for k, v in getattr(cb, "metrics_info", {}).items()}
+    info = {k: v for cb in trainer.callbacks if isinstance(cb, ReportsMetricsInfo) for k, v in cb.metrics_info.items()}
     metrics = {k: (v if math.isfinite(v) else str(v)) for k, v in metrics.items()}
     return dict(sorted((metrics | info).items()))
 

@@ -97,7 +97,7 @@ class NonFiniteLossGuard(Callback):
         if not isinstance(outputs, dict):
             return
         for name, value in outputs.items():
-            number = float(value.detach().float().mean()) if hasattr(value, "detach") else float(value)
+            number = float(value.detach().float().mean()) if isinstance(value, torch.Tensor) else float(value)
             if not math.isfinite(number):
                 self._stop(f"train/{name} became {number}", trainer, batch_idx)
 

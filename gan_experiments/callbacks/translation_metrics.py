@@ -18,6 +18,7 @@ import torch
 from lightning import Callback, LightningModule, Trainer
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from gan_experiments.callbacks.capabilities import ChecksDataModule, ReportsMetricsInfo
 from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
 from gan_experiments.data import PairedDataModule, UnpairedDataModule
 from gan_experiments.errors import ConfigError
@@ -46,7 +47,7 @@ def sharded_map(trainer: Trainer | None, dataset: Dataset, limit: int, batch_siz
     return {name: gather_shards(trainer, torch.cat(values), total).cpu() for name, values in parts.items()}
 
 
-class TranslationMetrics(Callback):
+class TranslationMetrics(Callback, ChecksDataModule, ReportsMetricsInfo):
     """Every ``every_n_epochs`` and after the last epoch: the scores above on up to ``num_samples`` images
     per domain of the evaluation split, translated ``batch_size`` at a time."""
 

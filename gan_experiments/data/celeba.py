@@ -26,6 +26,7 @@ from gan_experiments.data.base import (
     GANDataModule,
     random_split_indices,
 )
+from gan_experiments.data.capabilities import NamedAttributes
 from gan_experiments.data.images import load_rgb
 from gan_experiments.data.torchvision_data import default_root
 from gan_experiments.data.transforms import to_channels, to_model_range
@@ -86,7 +87,7 @@ class AttributeImages(Dataset):
         return self.transform(load_rgb(self.folder / self.files[index], self.scanned)), self.attributes[index]
 
 
-class CelebADataModule(GANDataModule):
+class CelebADataModule(GANDataModule, NamedAttributes):
     """CelebA at ``image_size`` (3 channels, or 1 if asked) with 40 attributes as labels."""
 
     num_attributes = 40

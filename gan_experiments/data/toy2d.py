@@ -12,6 +12,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gan_experiments.data.base import GANDataModule, InMemoryDataset
+from gan_experiments.data.capabilities import PointMixture
 from gan_experiments.errors import ConfigError
 
 IMAGE_KEYS = ("data.image_size", "data.channels")  # what image models read; toy2d has neither
@@ -55,7 +56,7 @@ def _model_name(cfg: DictConfig) -> str:
     return f"the model ({str(target).rsplit('.', 1)[-1]})"
 
 
-class Toy2DDataModule(GANDataModule):
+class Toy2DDataModule(GANDataModule, PointMixture):
     """A fixed sample of ``train_size`` points for training and ``val_size`` for validation.
 
     Labels are mode indices, so a conditional model can use them.

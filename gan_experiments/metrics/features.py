@@ -39,6 +39,7 @@ class FeatureExtractor(nn.Module):
     num_features: int = 0
     multilabel: bool = False  # logits are independent attributes, not one class distribution
     batch_size: int = 50  # images per forward pass when extracting many (memory bound)
+    _fingerprint: str | None = None  # computed on first use (the weights are loaded by then)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.training:  # a new module starts in training mode: no dropout or batch statistics here
@@ -55,7 +56,7 @@ class FeatureExtractor(nn.Module):
 
     @property
     def fingerprint(self) -> str:
-        if not hasattr(self, "_fingerprint"):
+        if self._fingerprint is None:
             self._fingerprint = f"{self.name}-{state_fingerprint(self)}"
         return self._fingerprint
 

@@ -18,11 +18,12 @@ from gan_experiments.metrics.class_coverage import class_coverage
 from gan_experiments.metrics.features import FeatureExtractor
 from gan_experiments.metrics.protocols import ProtocolSetup
 from gan_experiments.metrics.scores import all_scores
+from gan_experiments.models.capabilities import StyleSpaceGenerator
 
 
 def truncates_in_w(pl_module) -> bool:
     """StyleGAN truncates in W (its ``sample`` takes ``psi``); other generators by resampling z."""
-    return getattr(pl_module, "truncation_space", "z") == "w"
+    return isinstance(pl_module, StyleSpaceGenerator)
 
 
 @torch.no_grad()

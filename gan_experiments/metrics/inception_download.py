@@ -84,6 +84,7 @@ def _stream(url: str, out, timeout: float) -> tuple[str, int, int | None]:
                     size += len(chunk)
                     progress.update(task, advance=len(chunk))
     except (OSError, ValueError, http.client.HTTPException) as err:  # URLError, timeouts, refused, cut off
+        # stdlib exceptions: URLError/HTTPError and ssl.SSLError carry a ``reason``, the others do not
         reason = getattr(err, "reason", None) or f"{type(err).__name__}: {err}"
         raise DownloadError(f"{url}: {reason}") from err
     return digest.hexdigest(), size, expected

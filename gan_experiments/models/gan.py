@@ -16,6 +16,7 @@ from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
 from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_of
+from gan_experiments.models.capabilities import LatentGenerator
 from gan_experiments.models.inference import eval_mode
 from gan_experiments.training.diffaugment import DiffAugment
 
@@ -39,7 +40,7 @@ def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
     return update
 
 
-class GANModule(LightningModule):
+class GANModule(LightningModule, LatentGenerator):
     """min_G max_D V(D, G) by manual optimization (Goodfellow et al. 2014, Algorithm 1):
 
     for every real batch x ~ p_data (with labels y for a cGAN):

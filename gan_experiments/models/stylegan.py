@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_experiments.losses import GANLoss
+from gan_experiments.models.capabilities import StyleSpaceGenerator
 from gan_experiments.models.gan import GANModule, OptimizerFactory
 from gan_experiments.models.inference import eval_mode
 from gan_experiments.networks.stylegan import StyleGANDiscriminator, StyleGANGenerator
@@ -33,7 +34,7 @@ def fade_reals(real: torch.Tensor, resolution: int, alpha: float) -> torch.Tenso
     return x
 
 
-class StyleGANModule(GANModule):
+class StyleGANModule(GANModule, StyleSpaceGenerator):
     """The GAN steps of ``GANModule`` (default loss: non-saturating logistic + R1, ``loss=logistic_r1``;
     ``loss=wgan_gp`` is ProGAN's) on a StyleGAN generator and discriminator that grow progressively:
 
@@ -51,9 +52,8 @@ class StyleGANModule(GANModule):
     segment the optimizers' state belongs to, so a resume resets exactly where the uninterrupted run would
     (never inside a segment; NVlabs, which does not save Adam's state, resets on every resume).
     Logged: train/resolution, train/alpha, plus GANModule's losses.
+    Declares ``StyleSpaceGenerator``: the truncation trick acts on w (tools pass psi to ``sample``).
     """
-
-    truncation_space = "w"  # the truncation trick acts on w (tools pass psi to ``sample``)
 
     def __init__(self, generator: StyleGANGenerator, discriminator: StyleGANDiscriminator, loss: GANLoss,
                  optimizer_g: OptimizerFactory, optimizer_d: OptimizerFactory, ema_decay: float = 0.999,

@@ -14,12 +14,13 @@ from lightning import LightningModule
 from torch import nn
 
 from gan_experiments.losses.vae import negative_elbo
+from gan_experiments.models.capabilities import LatentGenerator
 from gan_experiments.models.gan import OptimizerFactory
 from gan_experiments.models.inference import eval_mode
 from gan_experiments.networks.vae import ConvEncoder
 
 
-class VAEModule(LightningModule):
+class VAEModule(LightningModule, LatentGenerator):
     """``sigma``: the decoder's fixed std (smaller: sharper reconstructions, a posterior further from the
     prior); ``beta``: the KL weight (beta-VAE; larger: smoother, blurrier samples). ``optimizer_g`` is the
     loss group's generator optimizer (``loss.optimizer_g``), used for encoder and decoder together."""

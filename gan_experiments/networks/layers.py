@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_experiments.networks.equalized import EqualizedConv2d, EqualizedLinear
+
 NORMS = ("batch", "instance", "layer", "none")
 
 
@@ -81,7 +83,7 @@ def spectral_norm_(module: nn.Module) -> nn.Module:
     for name, child in module.named_children():
         if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
-        elif hasattr(child, "scale") and isinstance(getattr(child, "weight", None), nn.Parameter):
+        elif isinstance(child, (EqualizedConv2d, EqualizedLinear)):
             child.scale = 1.0
             nn.utils.parametrizations.spectral_norm(child)
         else:

@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
+from torch.utils.data import Subset  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
 from gan_experiments.errors import ConfigError  # noqa: E402
@@ -42,9 +43,9 @@ STANDARD_AUGMENTATION = v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=
 
 def labels_of(dataset) -> torch.Tensor:
     """Every label of a dataset [N] (torchvision's ``targets`` when present, through a Subset's indices)."""
-    if hasattr(dataset, "indices") and hasattr(dataset, "dataset"):
+    if isinstance(dataset, Subset):
         return labels_of(dataset.dataset)[torch.as_tensor(dataset.indices)]
-    if hasattr(dataset, "targets"):
+    if hasattr(dataset, "targets"):  # torchvision datasets (MNIST, CIFAR-10, ...) hold their labels there
         return torch.as_tensor(dataset.targets)
     return first_images(dataset, len(dataset))[1]
 

@@ -88,8 +88,8 @@ def check_fits(checkpoint: dict, module: LightningModule, source: str) -> None:
     stored, expected = checkpoint["state_dict"], module.state_dict()
     wrong = [f"{k} missing" for k in expected if k not in stored][:2]
     wrong += [f"{k} unexpected" for k in stored if k not in expected][:2]
-    wrong += [f"{k} is {list(getattr(stored[k], 'shape', []))} there, {list(v.shape)} here"
-              for k, v in expected.items() if k in stored and getattr(stored[k], "shape", None) != v.shape][:2]
+    wrong += [f"{k} is {list(_shape(stored[k]) or [])} there, {list(v.shape)} here"
+              for k, v in expected.items() if k in stored and _shape(stored[k]) != v.shape][:2]
     if wrong:
         raise ConfigError(f"{source} was written by another model than this run's ({'; '.join(wrong)}): resume "
                           "with the settings it was trained with (its run's .hydra/config.yaml), or start a new run")
@@ -99,6 +99,11 @@ def check_fits(checkpoint: dict, module: LightningModule, source: str) -> None:
     if bad:
         raise ConfigError(f"{source} holds non-finite values ({', '.join(bad[:3])}): the run had diverged when it "
                           "was written; resume from an earlier checkpoint or start a new run")
+
+
+def _shape(value: Any) -> torch.Size | None:
+    """The shape of a stored tensor; None for anything else a checkpoint's state_dict may hold."""
+    return value.shape if isinstance(value, torch.Tensor) else None
 
 
 def _tensors(node: Any, where: str) -> list[tuple[str, torch.Tensor]]:

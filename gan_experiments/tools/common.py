@@ -8,6 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_experiments.data import DatasetNotFoundError
+from gan_experiments.data.capabilities import PointMixture
 from gan_experiments.errors import ConfigError
 from gan_experiments.metrics.features import FeatureExtractor
 from gan_experiments.metrics.protocols import Protocol, ProtocolSetup, select_protocol, setup_protocol
@@ -77,7 +78,7 @@ def load_evaluation(cfg: DictConfig, features: bool = True) -> Evaluation:
     its extractors and the cached real features of its image set."""
     module, run_config = checkpoint_module(cfg)
     datamodule = datamodule_of(cfg, run_config)
-    if not features or hasattr(datamodule, "centres"):
+    if not features or isinstance(datamodule, PointMixture):
         return Evaluation(module, datamodule, None)
     protocol, m = protocol_of(cfg), cfg.metrics
     extractor = extractor_for(cfg, datamodule, protocol.features)

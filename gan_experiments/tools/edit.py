@@ -17,8 +17,10 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
+from gan_experiments.data.capabilities import NamedAttributes
 from gan_experiments.errors import ConfigError
 from gan_experiments.metrics.classifier import DomainClassifier, load_or_train_classifier
+from gan_experiments.models.capabilities import LatentGenerator, StyleSpaceGenerator
 from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.common import datamodule_of
 from gan_experiments.tools.visual import save_grid
@@ -53,7 +55,7 @@ class Editor:
 
 
 def attribute_names(datamodule) -> list[str]:
-    names = getattr(datamodule, "attribute_names", None)
+    names = datamodule.attribute_names if isinstance(datamodule, NamedAttributes) else None
     return list(names) if names else [str(k) for k in range(datamodule.num_classes)]
 
 
@@ -65,14 +67,14 @@ def find_attribute(names: list[str], attribute) -> int:
 
 def make_editor(cfg: DictConfig) -> Editor:
     module, run_config = checkpoint_module(cfg)
-    if getattr(module, "num_classes", 0):
+    if isinstance(module, LatentGenerator) and module.num_classes:
         raise ConfigError("task=edit edits unconditional generators (dcgan, gan, stylegan), not a cGAN")
     datamodule = datamodule_of(cfg, run_config)
     if not datamodule.classifier_labels()[0]:
         raise ConfigError("task=edit needs a labelled dataset (CelebA attributes, MNIST or digits classes)")
     classifier, _ = load_or_train_classifier(datamodule, cfg.metrics.cache_dir, cfg.metrics.classifier_steps)
-    space = (cfg.get("edit_space") or "w") if hasattr(module, "synthesize") else "z"
-    if space not in ("z", "w") or (space == "w" and not hasattr(module, "synthesize")):
+    space = (cfg.get("edit_space") or "w") if isinstance(module, StyleSpaceGenerator) else "z"
+    if space not in ("z", "w") or (space == "w" and not isinstance(module, StyleSpaceGenerator)):
         raise ConfigError(f"edit_space={space!r}: z for any generator, w for StyleGAN")
     module.requires_grad_(False).eval()
     return Editor(module, classifier.requires_grad_(False), attribute_names(datamodule), space, datamodule, cfg.seed)

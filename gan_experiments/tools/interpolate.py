@@ -14,6 +14,7 @@ import torch
 from omegaconf import DictConfig
 
 from gan_experiments.errors import ConfigError
+from gan_experiments.models.capabilities import StyleSpaceGenerator
 from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.visual import save_gif, save_grid
 
@@ -41,7 +42,7 @@ def interpolate(cfg: DictConfig) -> dict:
     n = min(cfg.num_images, 16)  # pairs (rows)
     if space not in ("z", "w") or method not in ("linear", "slerp"):
         raise ConfigError(f"space must be z or w and method linear or slerp, got space={space}, method={method}")
-    if space == "w" and not hasattr(module, "synthesize"):
+    if space == "w" and not isinstance(module, StyleSpaceGenerator):
         raise ConfigError("space=w needs a StyleGAN checkpoint (a mapping network); use space=z")
     gen = torch.Generator().manual_seed(cfg.seed)
     z1, z2 = torch.randn(n, module.latent_dim, generator=gen), torch.randn(n, module.latent_dim, generator=gen)

@@ -14,13 +14,14 @@ import torch
 from omegaconf import DictConfig
 
 from gan_experiments.errors import ConfigError
+from gan_experiments.models.capabilities import StyleSpaceGenerator
 from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.visual import save_gif, save_grid
 
 
 def noise_variation(cfg: DictConfig) -> dict:
     module, _ = checkpoint_module(cfg)
-    if not hasattr(module, "synthesize"):
+    if not isinstance(module, StyleSpaceGenerator):
         raise ConfigError("task=noise needs a StyleGAN checkpoint (model=stylegan)")
     n, draws = min(cfg.num_images, 16), cfg.get("draws", 8)
     if draws < 2:

@@ -15,6 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from gan_experiments.errors import ConfigError
+from gan_experiments.models.capabilities import StyleSpaceGenerator
 from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.visual import save_grid
 
@@ -30,7 +31,7 @@ def mix_band(ws_a: torch.Tensor, ws_b: torch.Tensor, start: int, stop: int | Non
 
 def style_mixing(cfg: DictConfig) -> dict:
     module, _ = checkpoint_module(cfg)
-    if not hasattr(module, "synthesize"):
+    if not isinstance(module, StyleSpaceGenerator):
         raise ConfigError("task=style_mixing needs a StyleGAN checkpoint (model=stylegan)")
     n = min(cfg.num_images, 8)
     gen = torch.Generator().manual_seed(cfg.seed)
