@@ -114,7 +114,8 @@ def test_datamodule_check_is_asked_of_declared_callbacks_only():
 
 def test_metrics_info_is_read_from_declared_callbacks_only():
     class Undeclared(Callback):
-        metrics_info = {"val/features": "undeclared"}
+        def __init__(self):
+            self.metrics_info = {"val/features": "undeclared"}
 
     class Declared(Callback, ReportsMetricsInfo):
         def __init__(self):
