@@ -163,6 +163,7 @@ def test_unlabelled_data_without_inception(tmp_path, monkeypatch):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow  # second tier: the CelebA-layout classifier also runs on synthetic faces (test_fresh_clone)
 def test_celeba_attribute_classifier_and_metrics(tmp_path, shared_data):
     """CelebA gets a 40-attribute classifier; its features score a GAN, without IS (no single class)."""
     from gan_experiments.data import CelebADataModule
@@ -186,6 +187,7 @@ def test_celeba_attribute_classifier_and_metrics(tmp_path, shared_data):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow  # second tier: the domain classifier also runs on synthetic A/B folders (test_fresh_clone)
 def test_domain_classifier_for_unpaired_data(tmp_path, shared_data):
     """python evaluate.py task=train_classifier data=horse2zebra: a horse-vs-zebra classifier."""
     if not (shared_data / "horse2zebra").is_dir():

@@ -89,6 +89,7 @@ def test_translate_task_converts_the_120_test_horses(cyclegan_run, shared_data, 
         assert image.size == (64, 64) and image.mode == "RGB"
 
 
+@pytest.mark.slow  # real facades: second tier (tests/test_fresh_clone.py trains pix2pix on synthetic pairs)
 def test_pix2pix_lowers_held_out_l1(shared_data, tmp_path):
     cfg = translation_run("pix2pix", "facades", shared_data, tmp_path, [
         "model.generator.base_channels=16", "model.discriminator.base_channels=16", "data.batch_size=4",
