@@ -101,14 +101,17 @@ def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
     return F.mse_loss(logits, torch.full_like(logits, float(real)))
 
 
-def backward_d(net: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def backward_d(net: nn.Module, real: torch.Tensor, fake: torch.Tensor, backward=torch.Tensor.backward) -> torch.Tensor:
     loss = 0.5 * (gan_loss(net(real), True) + gan_loss(net(fake.detach()), False))
-    loss.backward()
+    backward(loss)
     return loss
 
 
-def plain_step(p: PlainCycleGAN, real_a: torch.Tensor, real_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``optimize_parameters`` of the reference's CycleGANModel; returns (loss_G, loss_D_A + loss_D_B)."""
+def plain_step(p: PlainCycleGAN, real_a: torch.Tensor, real_b: torch.Tensor, backward=torch.Tensor.backward,
+               step=lambda opt: opt.step()) -> tuple[torch.Tensor, torch.Tensor]:
+    """``optimize_parameters`` of the reference's CycleGANModel; returns (loss_G, loss_D_A + loss_D_B).
+    ``backward(loss)`` and ``step(optimizer)`` default to plain autograd and optimizer steps (a loss scaler's
+    in step_speed.py)."""
     fake_b = p.g_a(real_a)
     rec_a = p.g_b(fake_b)
     fake_a = p.g_b(real_b)
@@ -122,15 +125,15 @@ def plain_step(p: PlainCycleGAN, real_a: torch.Tensor, real_b: torch.Tensor) -> 
     loss_g = (gan_loss(p.d_a(fake_b), True) + gan_loss(p.d_b(fake_a), True)
               + F.l1_loss(rec_a, real_a) * p.lambda_cycle + F.l1_loss(rec_b, real_b) * p.lambda_cycle
               + loss_idt_a + loss_idt_b)
-    loss_g.backward()
-    p.opt_g.step()
+    backward(loss_g)
+    step(p.opt_g)
 
     p.d_a.requires_grad_(True)
     p.d_b.requires_grad_(True)
     p.opt_d.zero_grad(set_to_none=True)
-    loss_d_a = backward_d(p.d_a, real_b, p.pool_fake_b.query(fake_b))
-    loss_d_b = backward_d(p.d_b, real_a, p.pool_fake_a.query(fake_a))
-    p.opt_d.step()
+    loss_d_a = backward_d(p.d_a, real_b, p.pool_fake_b.query(fake_b), backward)
+    loss_d_b = backward_d(p.d_b, real_a, p.pool_fake_a.query(fake_a), backward)
+    step(p.opt_d)
     return loss_g, loss_d_a + loss_d_b
 
 

@@ -413,53 +413,27 @@ class PlainCycleGAN:
     ``optimize_parameters``): forward fake_B = G_A(A), rec_A = G_B(fake_B), fake_A = G_B(B), rec_B = G_A(fake_A);
     both D frozen, one step of both G on identity + LSGAN + cycle terms; both D unfrozen, one backward per D
     (0.5 [MSE(D(real), 1) + MSE(D(pool(fake).detach()), 0)]), one step of both D. cyclegan_step.py's state and
-    ``gan_loss``, with its ``loss.backward()`` / ``opt.step()`` calls through ``Amp`` (the fp16 scaler). Uses
+    ``plain_step``, with its backward and optimizer steps through ``Amp`` (the fp16 scaler). Uses
     the framework's ``ImagePool`` (50 images), as cyclegan_step.py does."""
 
     def __init__(self, module, amp: Amp, nets: dict[str, torch.nn.Module], model_cfg):
         from cyclegan_step import PlainCycleGAN as State
-        from cyclegan_step import gan_loss
 
         from gan_experiments.training import ImagePool
 
         expect_criterion(module, "LSGANLoss")
         g_a, g_b = nets["generator_ab"], nets["generator_ba"]
         d_a, d_b = nets["discriminator_b"], nets["discriminator_a"]  # netD_A judges B images, netD_B judges A
-        self.amp, self.gan_loss = amp, gan_loss
+        self.amp = amp
         self.p = State(g_a, g_b, d_a, d_b, module.optimizer_g([*g_a.parameters(), *g_b.parameters()]),
                        module.optimizer_d([*d_a.parameters(), *d_b.parameters()]), ImagePool(module.pool_a.size),
                        ImagePool(module.pool_b.size), module.lambda_cycle, module.lambda_identity)
 
-    def backward_d(self, net, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        loss = 0.5 * (self.gan_loss(net(real), True) + self.gan_loss(net(fake.detach()), False))
-        self.amp.backward(loss)
-        return loss
-
     def step(self, batches: Iterator) -> tuple[torch.Tensor, ...]:
-        p, (real_a, real_b) = self.p, next(batches)
-        fake_b = p.g_a(real_a)
-        rec_a = p.g_b(fake_b)
-        fake_a = p.g_b(real_b)
-        rec_b = p.g_a(fake_a)
+        from cyclegan_step import plain_step
 
-        p.d_a.requires_grad_(False)
-        p.d_b.requires_grad_(False)
-        p.opt_g.zero_grad(set_to_none=True)
-        loss_idt_a = F.l1_loss(p.g_a(real_b), real_b) * p.lambda_cycle * p.lambda_idt
-        loss_idt_b = F.l1_loss(p.g_b(real_a), real_a) * p.lambda_cycle * p.lambda_idt
-        loss_g = (self.gan_loss(p.d_a(fake_b), True) + self.gan_loss(p.d_b(fake_a), True)
-                  + F.l1_loss(rec_a, real_a) * p.lambda_cycle + F.l1_loss(rec_b, real_b) * p.lambda_cycle
-                  + loss_idt_a + loss_idt_b)
-        self.amp.backward(loss_g)
-        self.amp.step(p.opt_g)
-
-        p.d_a.requires_grad_(True)
-        p.d_b.requires_grad_(True)
-        p.opt_d.zero_grad(set_to_none=True)
-        loss_d_a = self.backward_d(p.d_a, real_b, p.pool_fake_b.query(fake_b))
-        loss_d_b = self.backward_d(p.d_b, real_a, p.pool_fake_a.query(fake_a))
-        self.amp.step(p.opt_d)
-        return loss_g, loss_d_a + loss_d_b
+        real_a, real_b = next(batches)
+        return plain_step(self.p, real_a, real_b, backward=self.amp.backward, step=self.amp.step)
 
 
 PLAIN = {"gan": PlainGAN, "dcgan": PlainGAN, "cgan": PlainGAN, "wgan_gp": PlainWGANGP, "infogan": PlainInfoGAN,
