@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_experiments.losses import BCELoss, GANLoss, LSGANLoss
+from gan_experiments.losses import BCELoss, GANLoss, LSGANLoss, WassersteinLoss
 from gan_experiments.models import CycleGANModule, Pix2PixModule
 from gan_experiments.models.inference import paper_test_mode
 from gan_experiments.networks import PatchDiscriminator, ResnetGenerator, UnetGenerator
@@ -175,7 +175,7 @@ def adam(params):
 
 def test_cyclegan_loss_terms_on_known_inputs():
     """G = F = negation: cycles are exact, identity costs |-a - a| = 2|a|; D outputs 0 everywhere."""
-    m = CycleGANModule(Negate(), Negate(), Constant(0.0), Constant(0.0), GANLoss(LSGANLoss()), adam, adam,
+    m = CycleGANModule(Negate(), Negate(), Constant(0.0), Constant(0.0), LSGANLoss(), adam, adam,
                        lambda_cycle=10.0, lambda_identity=0.5)
     a, b = torch.full((2, 3, 4, 4), 0.5), torch.full((2, 3, 4, 4), -0.25)
     t = m.generator_loss(a, b)
@@ -188,7 +188,7 @@ def test_cyclegan_loss_terms_on_known_inputs():
     assert d["d_a"] == 0.5 and d["d_b"] == 0.5 and d["d_loss"] == 1.0  # 0.5 * ((0 - 1)^2 + 0^2)
     # D_B (the reference's netD_A) judges B images: real b, then the fake G(a)
     assert torch.equal(m.discriminator_b.inputs[-2], b) and torch.equal(m.discriminator_b.inputs[-1], -a)
-    no_identity = CycleGANModule(Negate(), Negate(), Constant(), Constant(), GANLoss(LSGANLoss()), adam, adam,
+    no_identity = CycleGANModule(Negate(), Negate(), Constant(), Constant(), LSGANLoss(), adam, adam,
                                  lambda_identity=0.0).generator_loss(a, b)
     assert "idt_a" not in no_identity and no_identity["g_loss"] == 2.0
 
@@ -196,7 +196,7 @@ def test_cyclegan_loss_terms_on_known_inputs():
 def test_pix2pix_loss_terms_on_known_inputs():
     """G = identity, y = x + 0.1, D outputs 0: L1 = 0.1, BCE terms log 2; D sees cat(x, y) and cat(x, G(x))."""
     d = Constant(0.0)
-    m = Pix2PixModule(nn.Identity(), d, GANLoss(BCELoss()), adam, adam, lambda_l1=100.0)
+    m = Pix2PixModule(nn.Identity(), d, BCELoss(), adam, adam, lambda_l1=100.0)
     x = torch.rand(2, 3, 4, 4)
     y = x + 0.1
     g = m.generator_loss(x, y, x)
@@ -207,10 +207,19 @@ def test_pix2pix_loss_terms_on_known_inputs():
     assert torch.equal(d.inputs[-2], torch.cat([x, y], 1)) and torch.equal(d.inputs[-1], torch.cat([x, x], 1))
 
 
-def test_translation_models_refuse_critic_losses():
+def test_translation_models_take_a_criterion_not_a_loss_and_refuse_a_wasserstein_critic():
+    nets = (Negate(), Negate(), Constant(), Constant())
     with pytest.raises(ValueError, match="without gradient penalties"):
-        CycleGANModule(Negate(), Negate(), Constant(), Constant(), GANLoss(LSGANLoss(), n_critic=5), adam, adam)
-    m = CycleGANModule(Negate(), Negate(), Constant(), Constant(), GANLoss(LSGANLoss()), adam, adam)
+        CycleGANModule(*nets, WassersteinLoss(), adam, adam)
+    with pytest.raises(TypeError, match=r"takes criterion= .*not loss="):
+        CycleGANModule(*nets, criterion=LSGANLoss(), loss=GANLoss(LSGANLoss()), optimizer_g=adam, optimizer_d=adam)
+    with pytest.raises(TypeError, match=r"takes criterion= .*not loss="):  # the old positional call
+        Pix2PixModule(nn.Identity(), Constant(), GANLoss(BCELoss()), adam, adam)
+    with pytest.raises(TypeError, match="unexpected keyword arguments: lamda_l1"):
+        Pix2PixModule(nn.Identity(), Constant(), BCELoss(), adam, adam, lamda_l1=1.0)
+    with pytest.raises(TypeError, match="must be a gan_experiments.losses.AdversarialLoss"):
+        Pix2PixModule(nn.Identity(), Constant(), nn.MSELoss(), adam, adam)
+    m = CycleGANModule(Negate(), Negate(), Constant(), Constant(), LSGANLoss(), adam, adam)
     with pytest.raises(ValueError, match="translates a2b, b2a"):
         m.translate(torch.zeros(1, 3, 4, 4), "x2y")
 
@@ -220,7 +229,7 @@ def small_pix2pix(test_mode: str) -> Pix2PixModule:
     generator = UnetGenerator(3, 3, num_downs=6, base_channels=8, norm="batch", dropout=0.5)  # dropout in 1 block
     assert any(isinstance(m, nn.Dropout) for m in generator.modules())
     adam = functools.partial(torch.optim.Adam, lr=2e-4)
-    module = Pix2PixModule(generator, PatchDiscriminator(6, base_channels=8, n_layers=2), GANLoss(BCELoss()), adam, adam,
+    module = Pix2PixModule(generator, PatchDiscriminator(6, base_channels=8, n_layers=2), BCELoss(), adam, adam,
                            test_mode=test_mode)
     with torch.no_grad():  # running statistics far from any single image's, so the protocols differ visibly
         for m in module.generator.modules():

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_experiments.losses import GANLoss
-from gan_experiments.models.translation import OptimizerFactory, TranslationModule
+from gan_experiments.losses import AdversarialLoss
+from gan_experiments.models.base import OptimizerFactory
+from gan_experiments.models.translation import TranslationModule
 from gan_experiments.training import ImagePool
 
 
@@ -43,7 +44,7 @@ class CycleGANModule(TranslationModule):
         generator_ba: nn.Module,
         discriminator_a: nn.Module,
         discriminator_b: nn.Module,
-        loss: GANLoss,
+        criterion: AdversarialLoss,
         optimizer_g: OptimizerFactory,
         optimizer_d: OptimizerFactory,
         lambda_cycle: float = 10.0,
@@ -51,8 +52,9 @@ class CycleGANModule(TranslationModule):
         pool_size: int = 50,
         n_epochs: int = 100,
         n_epochs_decay: int = 100,
+        **unexpected: Any,
     ):
-        super().__init__(loss, optimizer_g, optimizer_d, n_epochs, n_epochs_decay)
+        super().__init__(criterion, optimizer_g, optimizer_d, n_epochs, n_epochs_decay, **unexpected)
         if lambda_cycle < 0 or lambda_identity < 0:
             raise ValueError(f"model.lambda_cycle and model.lambda_identity must be >= 0, got {lambda_cycle}, {lambda_identity}")
         self.generator_ab, self.generator_ba = generator_ab, generator_ba

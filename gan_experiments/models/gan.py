@@ -10,17 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from lightning import LightningModule
 from torch import nn
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
 from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_of
+from gan_experiments.models.base import AdversarialModule, OptimizerFactory
 from gan_experiments.models.capabilities import LatentGenerator
 from gan_experiments.models.inference import eval_mode
 from gan_experiments.training.diffaugment import DiffAugment
-
-OptimizerFactory = Callable[[Any], Optimizer]
 
 
 def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
@@ -40,7 +38,7 @@ def warmup_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
     return update
 
 
-class GANModule(LightningModule, LatentGenerator):
+class GANModule(AdversarialModule, LatentGenerator):
     """min_G max_D V(D, G) by manual optimization (Goodfellow et al. 2014, Algorithm 1):
 
     for every real batch x ~ p_data (with labels y for a cGAN):
@@ -76,7 +74,6 @@ class GANModule(LightningModule, LatentGenerator):
         diffaugment: list[str] | None = None,
     ):
         super().__init__()
-        self.automatic_optimization = False
         loss.check_discriminator(discriminator)
         if not 0 <= ema_decay < 1:
             raise ValueError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
@@ -133,11 +130,7 @@ class GANModule(LightningModule, LatentGenerator):
             logs |= self._generator_step(opt_g, real.shape[0], labels)
             self.generator_steps += 1
             self.critic_steps_since_generator_step = 0
-        sync = self.trainer.world_size > 1
-        for name, value in logs.items():
-            shown = name in ("d_loss", "g_loss")
-            self.log(f"train/{name}", value, on_step=True, on_epoch=True, prog_bar=shown, sync_dist=sync)
-        return logs
+        return self.log_losses(logs)
 
     def _generator_steps_now(self, batch_idx: int) -> bool:
         """After this batch's critic step: without a schedule, on every n_critic-th critic step of the run
@@ -150,47 +143,42 @@ class GANModule(LightningModule, LatentGenerator):
         return schedule.generator_step_at_epoch_end and batch_idx + 1 >= self.trainer.num_training_batches
 
     def _critic_step(self, opt: Optimizer, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        self.toggle_optimizer(opt)
-        with torch.no_grad():
-            fake = self.generator(self.sample_latent(real.shape[0]), labels)
-        loss, logs = self._critic_loss(real, fake, labels)
-        self._backward_step(opt, loss)
+        def losses() -> dict[str, torch.Tensor]:
+            with torch.no_grad():
+                fake = self.generator(self.sample_latent(real.shape[0]), labels)
+            return self._critic_loss(real, fake, labels)
+
+        logs = self.optimize(opt, losses, "d_loss")
         if self.loss.clip_value is not None:
             clip_weights_(self.discriminator, self.loss.clip_value)
         return logs
 
-    def _critic_loss(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None):
-        """L_D(D(x), D(G(z))) + lambda * GP(x_hat) + gamma / 2 * R1(x), and what to log of it."""
+    def _critic_loss(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """{d_real, d_fake: mean critic outputs, [gp, r1,] d_loss = L_D(D(x), D(G(z))) + lambda * GP(x_hat)
+        + gamma / 2 * R1(x)}, each a scalar []; real [N, ...], fake [N, ...] (detached)."""
         critic = lambda x: self.discriminator(self.augment(x), labels)  # noqa: E731
         if self.loss.r1_weight > 0:  # R1 differentiates this very D(x): one forward on the reals, as NVlabs
             real = real.detach().requires_grad_(True)
         d_real, d_fake = critic(real), critic(fake)
         loss = self.loss.criterion.discriminator_loss(d_real, d_fake)
-        logs = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+        terms = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
         if self.loss.gp_weight > 0:
-            logs["gp"] = gradient_penalty(critic, interpolate(real.detach(), fake))
-            loss = loss + self.loss.gp_weight * logs["gp"]
+            terms["gp"] = gradient_penalty(critic, interpolate(real.detach(), fake))
+            loss = loss + self.loss.gp_weight * terms["gp"]
         if self.loss.r1_weight > 0:
-            logs["r1"] = r1_of(d_real, real)
-            loss = loss + self.loss.r1_weight / 2 * logs["r1"]
-        logs["d_loss"] = loss
-        return loss, {name: value.detach() for name, value in logs.items()}
+            terms["r1"] = r1_of(d_real, real)
+            loss = loss + self.loss.r1_weight / 2 * terms["r1"]
+        terms["d_loss"] = loss
+        return terms
 
     def _generator_step(self, opt: Optimizer, n: int, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        self.toggle_optimizer(opt)
-        fake = self.generator(self.sample_latent(n), labels)
-        loss = self.loss.criterion.generator_loss(self.discriminator(self.augment(fake), labels))
-        self._backward_step(opt, loss)
-        self._update_ema()
-        return {"g_loss": loss.detach()}
+        def losses() -> dict[str, torch.Tensor]:
+            fake = self.generator(self.sample_latent(n), labels)
+            return {"g_loss": self.loss.criterion.generator_loss(self.discriminator(self.augment(fake), labels))}
 
-    def _backward_step(self, opt: Optimizer, loss: torch.Tensor) -> None:
-        """zero_grad, ``manual_backward`` (AMP scaler and DDP aware), step, then ``untoggle_optimizer`` (the
-        step's caller toggles ``opt`` before computing ``loss``)."""
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        opt.step()
-        self.untoggle_optimizer(opt)
+        logs = self.optimize(opt, losses, "g_loss")
+        self._update_ema()
+        return logs
 
     def _update_ema(self) -> None:
         if self.generator_ema is not None:

@@ -10,7 +10,8 @@ from torch import nn
 from torch.optim import Optimizer
 
 from gan_experiments.losses import GANLoss
-from gan_experiments.models.gan import GANModule, OptimizerFactory
+from gan_experiments.models.base import OptimizerFactory
+from gan_experiments.models.gan import GANModule
 from gan_experiments.models.inference import eval_mode
 from gan_experiments.networks.infogan import InfoGANDiscriminator
 
@@ -91,26 +92,27 @@ class InfoGANModule(GANModule):
         return F.cross_entropy(q_cat, categories) + self.lambda_continuous * nll_cont
 
     def _critic_step(self, opt: Optimizer, real: torch.Tensor, labels) -> dict[str, torch.Tensor]:
-        self.toggle_optimizer(opt)
-        codes = self.random_codes(real.shape[0])
-        with torch.no_grad():
-            fake = self.generator(self.generator_input(*codes), None)
-        d_real = self.discriminator(self.augment(real))
-        d_fake, q_cat, q_cont = self.discriminator.forward_with_codes(self.augment(fake))
-        adversarial = self.loss.criterion.discriminator_loss(d_real, d_fake)
-        info = self.info_loss(q_cat, q_cont, codes[1], codes[2])
-        loss = adversarial + self.lambda_info * info
-        self._backward_step(opt, loss)
-        return {"d_loss": loss.detach(), "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean(),
-                "q_accuracy": (q_cat.argmax(1) == codes[1]).float().mean().detach()}
+        def losses() -> dict[str, torch.Tensor]:
+            codes = self.random_codes(real.shape[0])
+            with torch.no_grad():
+                fake = self.generator(self.generator_input(*codes), None)
+            d_real = self.discriminator(self.augment(real))
+            d_fake, q_cat, q_cont = self.discriminator.forward_with_codes(self.augment(fake))
+            adversarial = self.loss.criterion.discriminator_loss(d_real, d_fake)
+            info = self.info_loss(q_cat, q_cont, codes[1], codes[2])
+            return {"d_loss": adversarial + self.lambda_info * info, "d_real": d_real.mean(), "d_fake": d_fake.mean(),
+                    "q_accuracy": (q_cat.argmax(1) == codes[1]).float().mean()}
+
+        return self.optimize(opt, losses, "d_loss")
 
     def _generator_step(self, opt: Optimizer, n: int, labels) -> dict[str, torch.Tensor]:
-        self.toggle_optimizer(opt)
-        codes = self.random_codes(n)
-        fake = self.generator(self.generator_input(*codes), None)
-        d_fake, q_cat, q_cont = self.discriminator.forward_with_codes(self.augment(fake))
-        info = self.info_loss(q_cat, q_cont, codes[1], codes[2])
-        loss = self.loss.criterion.generator_loss(d_fake) + self.lambda_info * info
-        self._backward_step(opt, loss)
+        def losses() -> dict[str, torch.Tensor]:
+            codes = self.random_codes(n)
+            fake = self.generator(self.generator_input(*codes), None)
+            d_fake, q_cat, q_cont = self.discriminator.forward_with_codes(self.augment(fake))
+            info = self.info_loss(q_cat, q_cont, codes[1], codes[2])
+            return {"g_loss": self.loss.criterion.generator_loss(d_fake) + self.lambda_info * info, "info": info}
+
+        logs = self.optimize(opt, losses, "g_loss")
         self._update_ema()
-        return {"g_loss": loss.detach(), "info": info.detach()}
+        return logs

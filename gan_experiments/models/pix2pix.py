@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_experiments.losses import GANLoss
-from gan_experiments.models.translation import OptimizerFactory, TranslationModule
+from gan_experiments.losses import AdversarialLoss
+from gan_experiments.models.base import OptimizerFactory
+from gan_experiments.models.translation import TranslationModule
 
 
 class Pix2PixModule(TranslationModule):
@@ -21,7 +24,7 @@ class Pix2PixModule(TranslationModule):
         D step: minimize 0.5 * [BCE(D(cat(x, y)), 1) + BCE(D(cat(x, fake.detach())), 0)]
         G step: minimize BCE(D(cat(x, fake)), 1) + lambda_l1 * |y - fake|_1   (non-saturating, lambda_l1 = 100)
     as junyanz ``pix2pix_model.py`` (D sees the input concatenated to the output on channels; no image pool;
-    D's loss halved to slow D relative to G). The adversarial criterion is the ``loss`` group's (bce by default).
+    D's loss halved to slow D relative to G). The adversarial ``criterion`` is the ``loss`` group's (``loss.criterion``: bce by default).
 
     Shapes: x [N, C_in, H, W], y and G(x) [N, C_out, H, W], D(cat) [N, 1, H', W'] (PatchGAN logits).
     Inference (``translate``, so metrics and ``task=translate``) follows ``test_mode``: "paper" (default) as
@@ -33,10 +36,10 @@ class Pix2PixModule(TranslationModule):
 
     translators = {"a2b": "generator"}  # the trained direction, whichever data.direction chose
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, loss: GANLoss, optimizer_g: OptimizerFactory,
-                 optimizer_d: OptimizerFactory, lambda_l1: float = 100.0, n_epochs: int = 100, n_epochs_decay: int = 100,
-                 test_mode: str = "paper"):
-        super().__init__(loss, optimizer_g, optimizer_d, n_epochs, n_epochs_decay)
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, criterion: AdversarialLoss,
+                 optimizer_g: OptimizerFactory, optimizer_d: OptimizerFactory, lambda_l1: float = 100.0,
+                 n_epochs: int = 100, n_epochs_decay: int = 100, test_mode: str = "paper", **unexpected: Any):
+        super().__init__(criterion, optimizer_g, optimizer_d, n_epochs, n_epochs_decay, **unexpected)
         self.set_test_mode(test_mode)
         if lambda_l1 < 0:
             raise ValueError(f"model.lambda_l1 must be >= 0, got {lambda_l1}")

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from gan_experiments.losses import GANLoss
+from gan_experiments.models.base import OptimizerFactory
 from gan_experiments.models.capabilities import StyleSpaceGenerator
-from gan_experiments.models.gan import GANModule, OptimizerFactory
+from gan_experiments.models.gan import GANModule
 from gan_experiments.models.inference import eval_mode
 from gan_experiments.networks.stylegan import StyleGANDiscriminator, StyleGANGenerator
 from gan_experiments.training import ProgressiveSchedule

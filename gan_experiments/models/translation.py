@@ -1,40 +1,48 @@
 """What Pix2Pix and CycleGAN share: the adversarial criterion check, the optimizers with their linear-decay
-schedules, per-epoch scheduler steps, loss logging and inference (``translate``)."""
+schedules, per-epoch scheduler steps and inference (``translate``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import torch
-from lightning import LightningModule
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
-from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
-from gan_experiments.losses import GANLoss
+from gan_experiments.losses import AdversarialLoss, GANLoss, WassersteinLoss
+from gan_experiments.models.base import AdversarialModule, OptimizerFactory
 from gan_experiments.models.inference import TEST_MODES, eval_mode, paper_test_mode
 from gan_experiments.training import LinearDecay
 
-OptimizerFactory = Callable[[Any], Optimizer]
 
-
-def check_translation_loss(loss: GANLoss, model: str) -> None:
-    """Translation models take one discriminator step per generator step and no critic constraint."""
-    if (loss.n_critic != 1 or loss.gp_weight or loss.r1_weight or loss.clip_value is not None
-            or loss.critic_schedule is not None):
+def check_criterion(criterion: Any, model: str, unexpected: dict[str, Any]) -> None:
+    """Translation models take the adversarial criterion alone (``criterion: ${loss.criterion}``), one D
+    step per G step and no critic constraint, so no Wasserstein critic; ``unexpected``: other keywords."""
+    if "loss" in unexpected or isinstance(criterion, GANLoss):
+        raise TypeError(
+            f"{model} takes criterion= (the adversarial criterion, e.g. gan_experiments.losses.LSGANLoss(); in a "
+            f"config: criterion: ${{loss.criterion}}), not loss= (a GANLoss)"
+        )
+    if unexpected:
+        raise TypeError(f"{model} got unexpected keyword arguments: {', '.join(unexpected)}")
+    if not isinstance(criterion, AdversarialLoss):
+        raise TypeError(f"{model}'s criterion must be a gan_experiments.losses.AdversarialLoss, got {criterion!r}")
+    if isinstance(criterion, WassersteinLoss):
         raise ValueError(
             f"{model} trains D and G once per batch without gradient penalties or clipping: use loss=lsgan "
-            f"(CycleGAN), loss=bce (pix2pix) or loss=hinge, not {loss!r}"
+            f"(CycleGAN), loss=bce (pix2pix) or loss=hinge, not a Wasserstein critic ({criterion!r})"
         )
 
 
-class TranslationModule(LightningModule):
+class TranslationModule(AdversarialModule):
     """Base of the image-to-image models: subclasses name their generators by direction in ``translators``
     (e.g. {"a2b": "generator_ab"}: attribute names, so checkpoints hold each network once).
 
-    Optimizers are [generators', discriminators'], each with a ``LinearDecay(n_epochs, n_epochs_decay)``
+    ``criterion`` is the adversarial criterion alone (the ``loss`` group's ``loss.criterion``): these models
+    take one D step per G step without penalties or clipping; the module sees only the criterion, so a loss
+    group's n_critic, penalties or clipping are for the config checks to refuse. Optimizers are [generators', discriminators'], each with a ``LinearDecay(n_epochs, n_epochs_decay)``
     schedule stepped at the end of every epoch (logged by LearningRateMonitor as lr/generators and
     lr/discriminators; saved in and restored from checkpoints by Lightning).
     """
@@ -44,12 +52,11 @@ class TranslationModule(LightningModule):
     # test protocol: dropout on, each image's own batch-norm statistics; see ``paper_test_mode``)
     test_mode: str = "eval"
 
-    def __init__(self, loss: GANLoss, optimizer_g: OptimizerFactory, optimizer_d: OptimizerFactory,
-                 n_epochs: int = 100, n_epochs_decay: int = 100):
+    def __init__(self, criterion: AdversarialLoss, optimizer_g: OptimizerFactory, optimizer_d: OptimizerFactory,
+                 n_epochs: int = 100, n_epochs_decay: int = 100, **unexpected: Any):
         super().__init__()
-        self.automatic_optimization = False
-        check_translation_loss(loss, type(self).__name__)
-        self.criterion = loss.criterion
+        check_criterion(criterion, type(self).__name__, unexpected)
+        self.criterion = criterion
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.schedule = LinearDecay(n_epochs, n_epochs_decay)
 
@@ -87,25 +94,6 @@ class TranslationModule(LightningModule):
     def on_train_epoch_end(self) -> None:
         for scheduler in self.lr_schedulers():
             scheduler.step()
-
-    def optimize(self, opt: Optimizer, losses: Callable[[], dict[str, torch.Tensor]], total: str) -> dict[str, torch.Tensor]:
-        """One manual-optimization step of ``opt`` on ``losses()[total]``, AMP scaler and DDP aware. The
-        losses are computed after ``toggle_optimizer``, so the other networks' parameters do not require
-        gradients meanwhile (the reference's ``set_requires_grad(..., False)``). Returns the detached terms."""
-        self.toggle_optimizer(opt)
-        terms = losses()
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(terms[total])
-        opt.step()
-        self.untoggle_optimizer(opt)
-        return {name: value.detach() for name, value in terms.items()}
-
-    def log_losses(self, logs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        sync = self.trainer.world_size > 1
-        for name, value in logs.items():
-            shown = name in ("d_loss", "g_loss")
-            self.log(f"train/{name}", value, on_step=True, on_epoch=True, prog_bar=shown, sync_dist=sync)
-        return logs
 
     def set_test_mode(self, mode: str) -> None:
         if mode not in TEST_MODES:

@@ -10,20 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from lightning import LightningModule
 from torch import nn
 
 from gan_experiments.losses.vae import negative_elbo
+from gan_experiments.models.base import LossLogging, OptimizerFactory
 from gan_experiments.models.capabilities import LatentGenerator
-from gan_experiments.models.gan import OptimizerFactory
 from gan_experiments.models.inference import eval_mode
 from gan_experiments.networks.vae import ConvEncoder
 
 
-class VAEModule(LightningModule, LatentGenerator):
+class VAEModule(LossLogging, LatentGenerator):
     """``sigma``: the decoder's fixed std (smaller: sharper reconstructions, a posterior further from the
     prior); ``beta``: the KL weight (beta-VAE; larger: smoother, blurrier samples). ``optimizer_g`` is the
     loss group's generator optimizer (``loss.optimizer_g``), used for encoder and decoder together."""
+
+    progress_bar_losses = ("loss",)
 
     def __init__(self, encoder: ConvEncoder, decoder: nn.Module, optimizer_g: OptimizerFactory,
                  sigma: float = 1.0, beta: float = 1.0):
@@ -74,9 +75,4 @@ class VAEModule(LightningModule, LatentGenerator):
         mu, logvar = self.encoder(x)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
         loss, reconstruction, kl = negative_elbo(x, self.decoder(z), mu, logvar, self.sigma, self.beta)
-        logs = {"loss": loss, "reconstruction": reconstruction.detach(), "kl": kl.detach()}
-        sync = self.trainer.world_size > 1
-        for name, value in logs.items():
-            self.log(f"train/{name}", value.detach(), on_step=True, on_epoch=True, prog_bar=name == "loss",
-                     sync_dist=sync)
-        return logs
+        return self.log_losses({"loss": loss, "reconstruction": reconstruction.detach(), "kl": kl.detach()})
