@@ -26,6 +26,7 @@ from gan_experiments.callbacks import EpochSeed, MetricsJSON, RunConfig
 from gan_experiments.callbacks.capabilities import ChecksDataModule
 from gan_experiments.callbacks.metrics_json import collect_metrics
 from gan_experiments.config import ConfigError, MultirunError, check_multirun_strategy, validate
+from gan_experiments.config.task_schemas import check_task, task_parameters
 from gan_experiments.data import GANDataModule
 from gan_experiments.io import write_json_atomic
 from gan_experiments.loggers import offline_wandb_runs
@@ -198,49 +199,15 @@ def finish_wandb(loggers: list[Logger]) -> None:
         print(f"W&B run saved offline; upload it with: wandb sync {run}")
 
 
-def _tasks() -> dict:
-    from gan_experiments.tools.augmentation import augmentation_study
-    from gan_experiments.tools.bias_audit import bias_audit
-    from gan_experiments.tools.classifier import train_classifier_task
-    from gan_experiments.tools.compare import compare
-    from gan_experiments.tools.edit import edit
-    from gan_experiments.tools.hype import hype
-    from gan_experiments.tools.interpolate import interpolate
-    from gan_experiments.tools.latent_traversal import latent_traversal
-    from gan_experiments.tools.metrics import checkpoint_metrics
-    from gan_experiments.tools.noise import noise_variation
-    from gan_experiments.tools.samples import write_samples
-    from gan_experiments.tools.style_mixing import style_mixing
-    from gan_experiments.tools.translate import translate_folder
-    from gan_experiments.tools.truncation import truncation_sweep
-    from gan_experiments.tools.z_directions import z_directions
-
-    return {
-        "metrics": checkpoint_metrics,
-        "compare": compare,
-        "truncation": truncation_sweep,
-        "samples": write_samples,
-        "train_classifier": train_classifier_task,
-        "translate": translate_folder,
-        "interpolate": interpolate,
-        "style_mixing": style_mixing,
-        "noise": noise_variation,
-        "edit": edit,
-        "bias_audit": bias_audit,
-        "latent_traversal": latent_traversal,
-        "z_directions": z_directions,
-        "augmentation": augmentation_study,
-        "hype": hype,
-    }
-
-
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Run the evaluation task ``cfg.task`` and return its results (also written to ``cfg.out`` if set)."""
-    tasks = _tasks()
-    if cfg.task not in tasks:
-        raise ConfigError(f"task={cfg.task!r} is not a task; choose one of {', '.join(tasks)}")
+    """Run the evaluation task ``cfg.task`` (an option of the ``task`` config group, ``conf/task/<name>.yaml``)
+    and return its results (also written to ``cfg.out`` if set). Its parameters are checked first (required
+    ones set, values in range: ``check_task``), then the shared keys (``validate``), before anything is read;
+    the task function is built from the node (``_partial_``) and called on the whole config."""
+    check_task(cfg.get("task"))
     validate(cfg)
-    result = tasks[cfg.task](cfg)
+    task = build(task_parameters(cfg.task), "task")
+    result = task(cfg)
     if cfg.get("out"):
         write_json_atomic(Path(cfg.out), result)
     return result

@@ -39,9 +39,12 @@ def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictC
 
 
 def compose_evaluate(overrides: list[str]) -> DictConfig:
-    """The evaluate config composed as `python evaluate.py <overrides>` would (out_dir must be given)."""
+    """The evaluate config composed as `python evaluate.py <overrides>` would (out_dir must be given): a task's
+    parameters by their own names (num_images=8) are moved into the task node (task.num_images=8) as there."""
+    from gan_experiments.config.task_schemas import task_overrides
+
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="evaluate", overrides=overrides + ["hydra.run.dir=."])
+        return compose(config_name="evaluate", overrides=task_overrides(overrides) + ["hydra.run.dir=."])
 
 
 def small_networks(model: str) -> list[str]:

@@ -25,15 +25,19 @@ DIGITS16 = ["data.image_size=16", "data.batch_size=16", *small_networks("dcgan")
 KEYS = ["val/fid", "val/kid", "val/is", "val/precision", "val/recall", "val/class_kl", "val/classes_covered"]
 
 
-def evaluate_cfg(tmp_path, **values):
+def evaluate_cfg(tmp_path, task: str = "metrics", **values):
+    """The evaluate config of ``task``; ``values`` by key as on the command line (a task's parameters by their
+    own names: ``psis``, ``augment.steps``; shared ones: ``ckpt``, ``metrics.features``)."""
     from hydra import compose, initialize_config_dir
 
+    from gan_experiments.config.task_schemas import task_overrides
+
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="evaluate", overrides=[f"paths.output_dir={tmp_path}", "metrics.num_samples=301",
-                                                         "metrics.classifier_steps=150"])
-    OmegaConf.set_struct(cfg, False)
+        cfg = compose(config_name="evaluate", overrides=[f"task={task}", f"paths.output_dir={tmp_path}",
+                                                         "metrics.num_samples=301", "metrics.classifier_steps=150"])
     for key, value in values.items():
-        OmegaConf.update(cfg, key, value)
+        (moved,) = task_overrides([f"{key}=x"])
+        OmegaConf.update(cfg, moved[: -len("=x")], value)
     return cfg
 
 

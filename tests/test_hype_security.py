@@ -73,7 +73,7 @@ def test_a_deeply_nested_body_is_a_clear_400_and_the_server_keeps_serving(server
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if hype() gets as far as loading the checkpoint."""
-    def checkpoint_module(cfg):
+    def checkpoint_module(cfg, ckpt):
         raise AssertionError("the checkpoint was loaded before the configuration was checked")
     monkeypatch.setattr(hype_module, "checkpoint_module", checkpoint_module)
 
@@ -83,10 +83,21 @@ def hype_cfg(tmp_path, *overrides):
                              *overrides])
 
 
-@pytest.mark.parametrize("port", ["-1", "65536", "abc", "80.5", "null", "true", "'8000'"])
-def test_an_invalid_port_is_refused_before_any_work(tmp_path, no_work, port):
+@pytest.mark.parametrize("port", ["-1", "65536"])
+def test_a_port_out_of_range_is_refused_before_any_work(tmp_path, no_work, port):
     with pytest.raises(ConfigError, match=r"^hype\.port=.* must be an integer in 0\.\.65535"):
         evaluate(hype_cfg(tmp_path, "hype.serve=true", f"hype.port={port}"))
+
+
+@pytest.mark.parametrize("port", ["abc", "80.5", "null", "true"])
+def test_a_port_that_is_not_an_integer_fails_when_the_config_is_composed(tmp_path, port):
+    """hype.port is typed (the task's schema): Hydra refuses it while composing, naming the key."""
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException) as refused:
+        hype_cfg(tmp_path, "hype.serve=true", f"hype.port={port}")
+    assert str(refused.value).startswith(f"Error merging override task.hype.port={port}")
+    assert "full_key: task.hype.port" in str(refused.value.__cause__)
 
 
 def test_a_busy_port_is_refused_before_any_work(tmp_path, no_work):
@@ -99,7 +110,7 @@ def test_a_busy_port_is_refused_before_any_work(tmp_path, no_work):
 
 
 def test_port_0_serves_on_a_free_port_and_prints_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(hype_module, "checkpoint_module", lambda cfg: (None, None))
+    monkeypatch.setattr(hype_module, "checkpoint_module", lambda cfg, ckpt: (None, None))
     monkeypatch.setattr(hype_module, "datamodule_of", lambda cfg, run_config: None)
     monkeypatch.setattr(hype_module, "write_page", lambda module, datamodule, out_dir, *args: write_site(out_dir))
     results = {}

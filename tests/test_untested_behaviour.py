@@ -106,7 +106,7 @@ def test_evaluate_with_an_unknown_task_prints_one_error_naming_the_valid_tasks(t
     errors = error_lines(result.stderr)
     assert len(errors) == 1, result.stderr
     assert "task='sampels'" in errors[0]
-    for task in pipeline._tasks():
+    for task in sorted(p.stem for p in (CONF / "task").glob("*.yaml")):  # the options of the task group
         assert task in errors[0], task
 
 
@@ -322,7 +322,11 @@ def leaf_names(cfg) -> set[str]:
 
 
 # a rule whose key exists in no config: xfail with the reason while its owner fixes it
-STALE_RULES: dict[str, str] = {}
+_MOVED_TO_TASKS = ("moved into the task node (task.<key>, conf/task) and checked there by its schema "
+                   "(gan_experiments/config/task_schemas.py, issue 18): delete this rule")
+STALE_RULES: dict[str, str] = {key: _MOVED_TO_TASKS for key in (
+    "num_images", "steps", "draws", "edit_steps", "batch_size", "purity_samples", "memorization_train_images",
+    "test_mode", "augment.real_per_class", "augment.fake_per_class", "augment.steps", "augment.seeds")}
 
 
 @pytest.mark.parametrize("key", sorted({rule.key for rule in config_validation.RULES}))

@@ -102,12 +102,14 @@ def summary(values: list[float]) -> dict:
             "runs": values}
 
 
-def augmentation_study(cfg: DictConfig) -> dict:
-    a = cfg.augment
-    module, run_config = checkpoint_module(cfg)
+def augmentation_study(cfg: DictConfig, *, ckpt: str, augment: DictConfig) -> dict:
+    """``augment``: the task's ``augment.*`` options (real_per_class, fake_per_class, curve, seeds, steps,
+    batch_size, truncation)."""
+    a = augment
+    module, run_config = checkpoint_module(cfg, ckpt)
     classes = module.num_classes
     if not classes:
-        raise ConfigError(f"task=augmentation needs a class-conditional checkpoint (model=cgan); ckpt={cfg.ckpt} "
+        raise ConfigError(f"task=augmentation needs a class-conditional checkpoint (model=cgan); ckpt={ckpt} "
                           f"is an unconditional {type(module).__name__}")
     datamodule = datamodule_of(cfg, run_config)
     train_set = datamodule.classifier_splits()[0]

@@ -33,11 +33,12 @@ def real_correlations(datamodule, index: int, limit: int = 10000) -> torch.Tenso
     return (x * x[:, index : index + 1]).mean(dim=0) / (std * std[index])
 
 
-def bias_audit(cfg: DictConfig) -> dict:
-    editor = make_editor(cfg)
-    index = find_attribute(editor.names, cfg.attribute)
-    before = initial_latents(editor, cfg.num_images, cfg.seed)
-    after = edit_latents(editor, before, index, cfg.edit_steps, cfg.step_size)
+def bias_audit(cfg: DictConfig, *, ckpt: str, attribute: str, num_images: int, edit_steps: int, step_size: float,
+               edit_space: str | None) -> dict:
+    editor = make_editor(cfg, ckpt, edit_space)
+    index = find_attribute(editor.names, attribute)
+    before = initial_latents(editor, num_images, cfg.seed)
+    after = edit_latents(editor, before, index, edit_steps, step_size)
     with torch.no_grad():
         change = editor.probabilities(after) - editor.probabilities(before)  # [N, K]
     correlation = real_correlations(editor.datamodule, index)

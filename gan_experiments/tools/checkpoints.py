@@ -132,8 +132,8 @@ def load_module(ckpt: str | Path, map_location: str = "cpu",
     return module.eval(), config
 
 
-def checkpoint_module(cfg: DictConfig, map_location: str = "cpu") -> tuple[LightningModule, dict]:
-    """``load_module`` of an evaluate config: ``cfg.ckpt``, trusting the modules in ``cfg.allow_targets``."""
-    if not cfg.get("ckpt"):
-        raise ConfigError(f"task={cfg.get('task')} needs a checkpoint: pass ckpt=<run>/checkpoints/last.ckpt")
-    return load_module(cfg.ckpt, map_location, allow_targets=tuple(cfg.get("allow_targets") or ()))
+def checkpoint_module(cfg: DictConfig, ckpt: str | None, map_location: str = "cpu") -> tuple[LightningModule, dict]:
+    """``load_module`` of a task's ``ckpt``, trusting the modules in the evaluate config's ``allow_targets``."""
+    if not ckpt:
+        raise ConfigError("this task needs a checkpoint: pass ckpt=<run>/checkpoints/last.ckpt")
+    return load_module(ckpt, map_location, allow_targets=tuple(cfg.get("allow_targets") or ()))

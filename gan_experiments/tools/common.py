@@ -55,13 +55,14 @@ def datamodule_of(cfg: DictConfig, run_config: dict | None = None):
     return datamodule
 
 
-def extractor_for(cfg: DictConfig, datamodule, features: str | None = None) -> FeatureExtractor:
-    """``features`` (default ``metrics.features``) for this data, or a ConfigError when there is none."""
+def extractor_for(cfg: DictConfig, datamodule, task: str, features: str | None = None) -> FeatureExtractor:
+    """``features`` (default ``metrics.features``) for this data, or a ConfigError (naming ``task``) when
+    there is none."""
     m = cfg.metrics
     extractor = build_extractor(features or m.features, datamodule, m.inception_weights, m.cache_dir,
                                 m.classifier_steps, m.get("inception_url"))
     if extractor is None:
-        raise ConfigError(f"task={cfg.task} needs image features: this data has no labels for a classifier and "
+        raise ConfigError(f"task={task} needs image features: this data has no labels for a classifier and "
                           "no InceptionV3 weights are here; set metrics.inception_weights=PATH")
     return extractor
 
@@ -72,16 +73,16 @@ def protocol_of(cfg: DictConfig) -> Protocol:
                            m.get("protocol_num_fake"))
 
 
-def load_evaluation(cfg: DictConfig, features: bool = True) -> Evaluation:
+def load_evaluation(cfg: DictConfig, ckpt: str, task: str, features: bool = True) -> Evaluation:
     """The checkpoint's module (eval mode), its DataModule, and unless toy data the evaluation protocol
     (``metrics.protocol``; null: ``metrics.num_samples`` images of the validation split) made ready:
-    its extractors and the cached real features of its image set."""
-    module, run_config = checkpoint_module(cfg)
+    its extractors and the cached real features of its image set. ``task`` names the task in messages."""
+    module, run_config = checkpoint_module(cfg, ckpt)
     datamodule = datamodule_of(cfg, run_config)
     if not features or isinstance(datamodule, PointMixture):
         return Evaluation(module, datamodule, None)
     protocol, m = protocol_of(cfg), cfg.metrics
-    extractor = extractor_for(cfg, datamodule, protocol.features)
+    extractor = extractor_for(cfg, datamodule, task, protocol.features)
     setup = setup_protocol(protocol, datamodule, extractor, lambda: vgg16_extractor(m.get("vgg16_weights"), m.get("vgg16_url")),
                            m.cache_dir)
     return Evaluation(module, datamodule, setup)

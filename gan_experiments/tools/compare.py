@@ -81,15 +81,15 @@ def named_dataset(name: str, root: str, image_size: int):
     return datamodule
 
 
-def compare(cfg: DictConfig) -> dict:
+def compare(cfg: DictConfig, *, real: str, fake: str) -> dict:
     m = cfg.metrics
-    if not cfg.get("real") or not cfg.get("fake"):
+    if not real or not fake:
         raise ConfigError("task=compare needs real=DIR_OR_DATASET (a folder, or one of "
                           f"{', '.join(SPECS)}) and fake=DIR")
-    fakes = read_folder(cfg.fake, m.num_samples, key="fake")
-    real_name = str(cfg.real)
+    fakes = read_folder(fake, m.num_samples, key="fake")
+    real_name = str(real)
     datamodule = named_dataset(real_name, cfg.paths.data_dir, fakes[0].shape[-1]) if real_name in SPECS else None
-    extractor = extractor_for(cfg, datamodule)
+    extractor = extractor_for(cfg, datamodule, "compare")
     # the classifier sees its dataset's size and channels; Inception takes RGB at any size
     size, channels = (datamodule.sample_shape[-1], datamodule.sample_shape[0]) if extractor.name == "classifier" else (None, 3)
     if datamodule is not None:
@@ -100,4 +100,4 @@ def compare(cfg: DictConfig) -> dict:
     fake_feats, fake_logits = extract_list(extractor, to_model_input(fakes, size, channels))
     scores = all_scores(real_feats, fake_feats, None if extractor.multilabel else fake_logits, m.k)
     return scores | {"features": extractor.fingerprint, "num_real": len(real_feats), "num_fake": len(fake_feats),
-                     "real": real_name, "fake": str(cfg.fake)}
+                     "real": real_name, "fake": str(fake)}

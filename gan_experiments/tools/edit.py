@@ -65,16 +65,18 @@ def find_attribute(names: list[str], attribute) -> int:
     return names.index(str(attribute))
 
 
-def make_editor(cfg: DictConfig) -> Editor:
-    module, run_config = checkpoint_module(cfg)
+def make_editor(cfg: DictConfig, ckpt: str, edit_space: str | None) -> Editor:
+    """The checkpoint's generator with the dataset's classifier, editing in ``edit_space`` (null: w for
+    StyleGAN, z otherwise)."""
+    module, run_config = checkpoint_module(cfg, ckpt)
     if isinstance(module, LatentGenerator) and module.num_classes:
         raise ConfigError("task=edit edits unconditional generators (dcgan, gan, stylegan), not a cGAN")
     datamodule = datamodule_of(cfg, run_config)
     if not datamodule.classifier_labels()[0]:
         raise ConfigError("task=edit needs a labelled dataset (CelebA attributes, MNIST or digits classes)")
     classifier, _ = load_or_train_classifier(datamodule, cfg.metrics.cache_dir, cfg.metrics.classifier_steps)
-    space = (cfg.get("edit_space") or "w") if isinstance(module, StyleSpaceGenerator) else "z"
-    if space not in ("z", "w") or (space == "w" and not isinstance(module, StyleSpaceGenerator)):
+    space = edit_space or ("w" if isinstance(module, StyleSpaceGenerator) else "z")
+    if space == "w" and not isinstance(module, StyleSpaceGenerator):
         raise ConfigError(f"edit_space={space!r}: z for any generator, w for StyleGAN")
     module.requires_grad_(False).eval()
     return Editor(module, classifier.requires_grad_(False), attribute_names(datamodule), space, datamodule, cfg.seed)
@@ -106,21 +108,22 @@ def saved_direction(path: str, editor: Editor, index: int) -> torch.Tensor:
     return saved["directions"][index]
 
 
-def edit(cfg: DictConfig) -> dict:
-    editor = make_editor(cfg)
-    index = find_attribute(editor.names, cfg.attribute)
-    before = initial_latents(editor, cfg.num_images, cfg.seed)
-    if cfg.get("directions"):
-        after = before + cfg.edit_steps * cfg.step_size * saved_direction(cfg.directions, editor, index)
+def edit(cfg: DictConfig, *, ckpt: str, attribute: str, num_images: int, edit_steps: int, step_size: float,
+         edit_space: str | None, directions: str | None) -> dict:
+    editor = make_editor(cfg, ckpt, edit_space)
+    index = find_attribute(editor.names, attribute)
+    before = initial_latents(editor, num_images, cfg.seed)
+    if directions:
+        after = before + edit_steps * step_size * saved_direction(directions, editor, index)
     else:
-        after = edit_latents(editor, before, index, cfg.edit_steps, cfg.step_size)
+        after = edit_latents(editor, before, index, edit_steps, step_size)
     with torch.no_grad():
         score_before, score_after = editor.scores(before)[:, index], editor.scores(after)[:, index]
         images = torch.cat([editor.images(before), editor.images(after)])
     n = len(before)
     grid = save_grid(images, Path(cfg.out_dir) / f"edit_{editor.names[index]}.png", nrow=n)
-    return {"attribute": editor.names[index], "space": editor.space, "num_samples": n, "steps": cfg.edit_steps,
-            "method": "saved direction" if cfg.get("directions") else "classifier gradient",
-            "step_size": cfg.step_size, "share_increased": (score_after > score_before).float().mean().item(),
+    return {"attribute": editor.names[index], "space": editor.space, "num_samples": n, "steps": edit_steps,
+            "method": "saved direction" if directions else "classifier gradient",
+            "step_size": step_size, "share_increased": (score_after > score_before).float().mean().item(),
             "mean_score_before": score_before.mean().item(), "mean_score_after": score_after.mean().item(),
             "grid": str(grid)}

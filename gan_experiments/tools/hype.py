@@ -83,8 +83,6 @@ def hype_scores(judgments: list[dict], rounds: int = 1000, seed: int = 0) -> dic
 
 def write_page(module, datamodule, out_dir: Path, num_real: int, num_fake: int, seed: int, rounds: int) -> Path:
     """index.html and images/<random name>.png for a shuffled mix of real and generated images."""
-    if num_real < 1 or num_fake < 1:
-        raise ConfigError(f"hype.num_real and hype.num_fake must be >= 1, got {num_real} and {num_fake}")
     gen = torch.Generator().manual_seed(seed)
     pool = datamodule.val_set
     if len(pool) < num_real:
@@ -229,20 +227,21 @@ def read_results(value, rounds: int) -> dict:
         raise ConfigError(f"hype.results={path}: {err}") from err
 
 
-def hype(cfg: DictConfig) -> dict:
-    h, out_dir = cfg.hype, Path(cfg.out_dir)
+def hype(cfg: DictConfig, *, ckpt: str | None, hype: DictConfig) -> dict:
+    """``hype``: the task's ``hype.*`` options (num_real, num_fake, bootstrap, serve, port, results)."""
+    h, out_dir = hype, Path(cfg.out_dir)
     if h.get("results"):
         return read_results(h.results, h.bootstrap)
-    if not cfg.get("ckpt"):
+    if not ckpt:
         raise ConfigError("task=hype needs ckpt=PATH (to write a page) or hype.results=FILE (to score one)")
     if not h.serve:
-        page = write_hype_page(cfg)
+        page = write_hype_page(cfg, ckpt, h)
         return {"page": str(page), "images": h.num_real + h.num_fake,
                 "next": f"open {page} in a browser, judge every image, download the results and score them with "
                         "task=hype hype.results=FILE (or use hype.serve=true)"}
     server, done = bind(out_dir, h.port, h.bootstrap)  # first: an invalid or busy port fails before any work
     with server:  # closes the socket
-        write_hype_page(cfg)
+        write_hype_page(cfg, ckpt, h)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         print(f"HYPE page: http://127.0.0.1:{server.server_address[1]}/index.html (waiting for a complete session)")
         try:
@@ -252,9 +251,8 @@ def hype(cfg: DictConfig) -> dict:
     return json.loads((out_dir / RESULTS).read_text())
 
 
-def write_hype_page(cfg: DictConfig) -> Path:
-    """``write_page`` for the checkpoint ``cfg.ckpt`` (loaded here) into ``cfg.out_dir``."""
-    h = cfg.hype
-    module, run_config = checkpoint_module(cfg)
+def write_hype_page(cfg: DictConfig, ckpt: str, h: DictConfig) -> Path:
+    """``write_page`` for the checkpoint ``ckpt`` (loaded here) into ``cfg.out_dir``, with the options ``h``."""
+    module, run_config = checkpoint_module(cfg, ckpt)
     return write_page(module, datamodule_of(cfg, run_config), Path(cfg.out_dir), h.num_real, h.num_fake, cfg.seed,
                       h.bootstrap)

@@ -36,12 +36,10 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.where(sin < 1e-6, lerp(a, b, t.flatten()), spherical)
 
 
-def interpolate(cfg: DictConfig) -> dict:
-    module, _ = checkpoint_module(cfg)
-    space, method, steps = cfg.get("space", "z"), cfg.get("method", "slerp"), cfg.get("steps", 10)
-    n = min(cfg.num_images, 16)  # pairs (rows)
-    if space not in ("z", "w") or method not in ("linear", "slerp"):
-        raise ConfigError(f"space must be z or w and method linear or slerp, got space={space}, method={method}")
+def interpolate(cfg: DictConfig, *, ckpt: str, space: str, method: str, steps: int, num_images: int) -> dict:
+    """``space`` z or w, ``method`` slerp or linear (the task's schema admits only those)."""
+    module, _ = checkpoint_module(cfg, ckpt)
+    n = min(num_images, 16)  # pairs (rows)
     if space == "w" and not isinstance(module, StyleSpaceGenerator):
         raise ConfigError("space=w needs a StyleGAN checkpoint (a mapping network); use space=z")
     gen = torch.Generator().manual_seed(cfg.seed)

@@ -54,14 +54,14 @@ def code_purity(module: InfoGANModule, classifier, samples: int, seed: int) -> d
             "distinct_classes": len(set(majority))}
 
 
-def latent_traversal(cfg: DictConfig) -> dict:
-    module, run_config = checkpoint_module(cfg)
+def latent_traversal(cfg: DictConfig, *, ckpt: str, num_images: int, steps: int, purity_samples: int) -> dict:
+    module, run_config = checkpoint_module(cfg, ckpt)
     if not isinstance(module, InfoGANModule):
         raise ConfigError(f"task=latent_traversal needs an InfoGAN checkpoint (model=infogan), not {type(module).__name__}")
-    result = {"grids": traversal_grids(module, min(cfg.num_images, 10), cfg.get("steps", 10), cfg.seed, Path(cfg.out_dir))}
+    result = {"grids": traversal_grids(module, min(num_images, 10), steps, cfg.seed, Path(cfg.out_dir))}
     datamodule = datamodule_of(cfg, run_config)
     if datamodule.num_classes:
         classifier, info = load_or_train_classifier(datamodule, cfg.metrics.cache_dir, cfg.metrics.classifier_steps)
-        result |= code_purity(module, classifier, cfg.get("purity_samples", 200), cfg.seed)
+        result |= code_purity(module, classifier, purity_samples, cfg.seed)
         result["classifier_val_accuracy"] = info["val_accuracy"]
     return result

@@ -18,15 +18,15 @@ from gan_experiments.metrics.reference import real_features
 from gan_experiments.tools.common import info, load_evaluation
 
 
-def checkpoint_metrics(cfg: DictConfig) -> dict:
-    ev = load_evaluation(cfg)
+def checkpoint_metrics(cfg: DictConfig, *, ckpt: str, memorization_train_images: int | None) -> dict:
+    ev = load_evaluation(cfg, ckpt, "metrics")
     m = cfg.metrics
     if ev.extractor is None:  # toy2d: mode coverage
         scores, _ = generator_mode_coverage(ev.module, ev.datamodule.centres, ev.datamodule.std, seed=m.seed)
         return scores
     scores, fake_feats, _ = generator_scores(ev.module, ev.setup, m.seed, m.batch_size)
     train_set, num_fake = ev.datamodule.train_set, ev.setup.protocol.num_fake
-    train = real_features(ev.extractor, train_set, cfg.get("memorization_train_images"), m.cache_dir)
+    train = real_features(ev.extractor, train_set, memorization_train_images, m.cache_dir)
     unseen = real_features(ev.extractor, ev.datamodule.val_set, m.num_samples, m.cache_dir)
     memo = memorization(fake_feats, train.features, unseen.features)
     grid = closest_pairs_grid(ev, memo, train_set, num_fake, m.seed, Path(cfg.out_dir) / "memorization_closest_pairs.png")

@@ -19,13 +19,12 @@ from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.visual import save_gif, save_grid
 
 
-def noise_variation(cfg: DictConfig) -> dict:
-    module, _ = checkpoint_module(cfg)
+def noise_variation(cfg: DictConfig, *, ckpt: str, num_images: int, draws: int) -> dict:
+    """``draws`` >= 2 (the task's schema checks it): the standard deviation needs two."""
+    module, _ = checkpoint_module(cfg, ckpt)
     if not isinstance(module, StyleSpaceGenerator):
         raise ConfigError("task=noise needs a StyleGAN checkpoint (model=stylegan)")
-    n, draws = min(cfg.num_images, 16), cfg.get("draws", 8)
-    if draws < 2:
-        raise ConfigError(f"draws={draws}: the standard deviation needs at least 2 noise draws")
+    n = min(num_images, 16)
     ws = module.styles(torch.randn(n, module.latent_dim, generator=torch.Generator().manual_seed(cfg.seed)))
     samples = []
     for d in range(draws):

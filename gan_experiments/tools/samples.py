@@ -15,10 +15,10 @@ from gan_experiments.tools.checkpoints import checkpoint_module
 from gan_experiments.tools.latents import truncated_normal
 
 
-def write_samples(cfg: DictConfig) -> dict:
-    module, _ = checkpoint_module(cfg)
-    n, out_dir = cfg.num_images, Path(cfg.out_dir)
-    z = truncated_normal(n, module.latent_dim, cfg.get("psi"), torch.Generator().manual_seed(cfg.seed))
+def write_samples(cfg: DictConfig, *, ckpt: str, num_images: int, psi: float | None) -> dict:
+    module, _ = checkpoint_module(cfg, ckpt)
+    n, out_dir = num_images, Path(cfg.out_dir)
+    z = truncated_normal(n, module.latent_dim, psi, torch.Generator().manual_seed(cfg.seed))
     labels = torch.arange(n) % module.num_classes if module.num_classes else None
     folder = out_dir / "images"
     folder.mkdir(parents=True, exist_ok=True)
@@ -35,4 +35,4 @@ def write_samples(cfg: DictConfig) -> dict:
     grid = out_dir / "grid.png"
     save_image(torch.cat(grid_images)[:64], grid, nrow=math.ceil(math.sqrt(min(n, 64))), normalize=True,
                value_range=(-1, 1))
-    return {"images": str(folder), "num_images": n, "grid": str(grid), "psi": cfg.get("psi"), "seed": cfg.seed}
+    return {"images": str(folder), "num_images": n, "grid": str(grid), "psi": psi, "seed": cfg.seed}

@@ -29,11 +29,11 @@ def mix_band(ws_a: torch.Tensor, ws_b: torch.Tensor, start: int, stop: int | Non
     return mixed.flatten(0, 1)
 
 
-def style_mixing(cfg: DictConfig) -> dict:
-    module, _ = checkpoint_module(cfg)
+def style_mixing(cfg: DictConfig, *, ckpt: str, num_images: int) -> dict:
+    module, _ = checkpoint_module(cfg, ckpt)
     if not isinstance(module, StyleSpaceGenerator):
         raise ConfigError("task=style_mixing needs a StyleGAN checkpoint (model=stylegan)")
-    n = min(cfg.num_images, 8)
+    n = min(num_images, 8)
     gen = torch.Generator().manual_seed(cfg.seed)
     ws_a = module.styles(torch.randn(n, module.latent_dim, generator=gen)).cpu()
     ws_b = module.styles(torch.randn(n, module.latent_dim, generator=gen)).cpu()

@@ -49,26 +49,26 @@ def check_out_dir(input_dir: Path, out_dir: Path, files: list[Path], overwrite: 
                           f"{existing[0]}); choose another out_dir, or pass overwrite=true to replace them")
 
 
-def translate_folder(cfg: DictConfig) -> dict:
-    input_dir, out_dir = Path(cfg.input_dir or "").expanduser(), Path(cfg.out_dir)
-    files = find_images(input_dir) if cfg.input_dir and input_dir.is_dir() else []
+def translate_folder(cfg: DictConfig, *, ckpt: str, input_dir: str, direction: str, image_size: int | None,
+                     batch_size: int, overwrite: bool, test_mode: str | None) -> dict:
+    source, out_dir = Path(input_dir or "").expanduser(), Path(cfg.out_dir)
+    files = find_images(source) if input_dir and source.is_dir() else []
     if not files:
-        raise ConfigError(f"input_dir={cfg.input_dir} must be a folder holding images (searched recursively)")
-    check_out_dir(input_dir, out_dir, files, bool(cfg.get("overwrite")))
-    module, run_config = checkpoint_module(cfg)
+        raise ConfigError(f"input_dir={input_dir} must be a folder holding images (searched recursively)")
+    check_out_dir(source, out_dir, files, overwrite)
+    module, run_config = checkpoint_module(cfg, ckpt)
     if not isinstance(module, TranslationModule):
-        raise ConfigError(f"task=translate needs a pix2pix or cyclegan checkpoint; ckpt={cfg.ckpt} is a {type(module).__name__}")
-    if cfg.get("test_mode"):
-        module.set_test_mode(cfg.test_mode)
-    direction = cfg.get("direction") or "a2b"
+        raise ConfigError(f"task=translate needs a pix2pix or cyclegan checkpoint; ckpt={ckpt} is a {type(module).__name__}")
+    if test_mode:
+        module.set_test_mode(test_mode)
     if direction not in module.directions:
         raise ConfigError(f"direction={direction!r}: this checkpoint translates {', '.join(module.directions)}")
-    size = cfg.get("image_size") or run_config["data"]["image_size"]
+    size = image_size or run_config["data"]["image_size"]
     transform = v2.Compose([v2.Resize([size, size], interpolation=v2.InterpolationMode.BICUBIC, antialias=True),
                             *to_model_range(3)])
     written, skipped = [], []
-    for start in track(range(0, len(files), cfg.batch_size), description=f"translating {direction}"):
-        chunk = files[start : start + cfg.batch_size]
+    for start in track(range(0, len(files), batch_size), description=f"translating {direction}"):
+        chunk = files[start : start + batch_size]
         images = [read_image(f, transform) for f in chunk]
         skipped += [str(f) for f, x in zip(chunk, images, strict=True) if x is None]
         kept = [(f, x) for f, x in zip(chunk, images, strict=True) if x is not None]
@@ -76,7 +76,7 @@ def translate_folder(cfg: DictConfig) -> dict:
             continue
         outputs = module.translate(torch.stack([x for _, x in kept]), direction).float().cpu()
         for (file, _), output in zip(kept, outputs, strict=True):
-            target = out_dir / file.relative_to(input_dir)
+            target = out_dir / file.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(output, target, normalize=True, value_range=(-1, 1))
             written.append(str(target))

@@ -24,24 +24,24 @@ from gan_experiments.metrics.generator import generator_scores, truncates_in_w  
 from gan_experiments.tools.common import info, load_evaluation  # noqa: E402
 
 
-def truncation_sweep(cfg: DictConfig) -> dict:
-    ev = load_evaluation(cfg)
+def truncation_sweep(cfg: DictConfig, *, ckpt: str, psis: list[float], num_images: int,
+                     truncation_layers: int | None) -> dict:
+    ev = load_evaluation(cfg, ckpt, "truncation")
     if ev.extractor is None:
         raise ValueError("task=truncation needs an image generator (not toy2d data)")
     m, out_dir = cfg.metrics, Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    for psi in cfg.psis:
+    for psi in psis:
         scores, _, _ = generator_scores(ev.module, ev.setup, m.seed, m.batch_size, psi=psi,
-                                        truncation_layers=cfg.get("truncation_layers"))
+                                        truncation_layers=truncation_layers)
         labels = ev.real.labels if ev.module.num_classes else None
         in_w = truncates_in_w(ev.module)
-        z, y = fixed_latents(cfg.num_images, ev.module.latent_dim, labels, cfg.seed, None if in_w else psi)
-        layers = cfg.get("truncation_layers")
+        z, y = fixed_latents(num_images, ev.module.latent_dim, labels, cfg.seed, None if in_w else psi)
         torch.manual_seed(cfg.seed)  # StyleGAN's noise maps: the same draw for every psi's grid
-        images = ev.module.sample(z, y, psi=psi, truncation_layers=layers) if in_w else ev.module.sample(z, y)
+        images = ev.module.sample(z, y, psi=psi, truncation_layers=truncation_layers) if in_w else ev.module.sample(z, y)
         grid = out_dir / f"truncation_psi_{psi}.png"
-        save_image(images.float(), grid, nrow=math.ceil(math.sqrt(cfg.num_images)),
+        save_image(images.float(), grid, nrow=math.ceil(math.sqrt(num_images)),
                    normalize=True, value_range=(-1, 1))
         results.append({"psi": psi, "fid": scores["fid"], "precision": scores["precision"],
                         "recall": scores["recall"], "grid": str(grid)})

@@ -25,9 +25,9 @@ def mean_gradient_direction(editor, latent: torch.Tensor, index: int) -> torch.T
     return direction / direction.norm().clamp_min(1e-12)
 
 
-def z_directions(cfg: DictConfig) -> dict:
-    editor = make_editor(cfg)
-    latent = initial_latents(editor, cfg.num_images, cfg.seed)
+def z_directions(cfg: DictConfig, *, ckpt: str, num_images: int, edit_space: str | None) -> dict:
+    editor = make_editor(cfg, ckpt, edit_space)
+    latent = initial_latents(editor, num_images, cfg.seed)
     directions = torch.stack([mean_gradient_direction(editor, latent, k) for k in range(len(editor.names))])
     path = Path(cfg.out_dir) / "directions.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
