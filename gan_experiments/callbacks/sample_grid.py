@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
-from lightning import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_only
-from torchvision.utils import save_image
+from lightning import LightningModule, Trainer
 
-from gan_experiments.callbacks.common import epoch_is_due
-from gan_experiments.callbacks.image_logging import log_image_file
+from gan_experiments.callbacks.image_logging import EpochImages, Grid
 
 
-class SampleGrid(Callback):
-    """Saves the generator's samples for a fixed latent batch before training and after every epoch.
+class SampleGrid(EpochImages):
+    """Saves the generator's samples for a fixed latent batch before training and after every epoch
+    (``EpochImages``), logged as ``samples``.
 
     Unconditional models: ``num_samples`` images in a square-ish grid. Conditional models (cGAN): one row
     per class, ``per_class`` columns; column j shares the same z in every row, so rows differ only by class.
     ``samples/epoch_000.png`` shows the untrained generator; ``epoch_00k.png`` the one after k epochs.
     """
 
+    config_key = "callbacks.sample_grid"
+
     def __init__(self, dirpath: str, num_samples: int = 64, per_class: int = 8, every_n_epochs: int = 1, seed: int = 0):
-        self.dirpath, self.num_samples, self.per_class = Path(dirpath), num_samples, per_class
-        self.every_n_epochs, self.seed = every_n_epochs, seed
+        super().__init__(dirpath, every_n_epochs)
+        self.num_samples, self.per_class, self.seed = num_samples, per_class, seed
 
     def fixed_inputs(self, pl_module: LightningModule) -> tuple[torch.Tensor, torch.Tensor | None, int]:
         """The fixed z [N, Z], labels [N] or None, and the number of images per grid row."""
@@ -36,20 +35,6 @@ class SampleGrid(Callback):
         z = torch.randn(self.num_samples, pl_module.latent_dim, generator=gen)
         return z, None, math.ceil(math.sqrt(self.num_samples))
 
-    @rank_zero_only
-    def save(self, trainer: Trainer, pl_module: LightningModule, epoch: int) -> Path:
+    def grids(self, trainer: Trainer, pl_module: LightningModule) -> list[Grid]:
         z, labels, nrow = self.fixed_inputs(pl_module)
-        images = pl_module.sample(z, labels).float()
-        path = self.dirpath / f"epoch_{epoch:03d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_image(images, path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
-        log_image_file(trainer, "samples", path)
-        return path
-
-    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.global_step == 0:  # the untrained model; a resumed run keeps its first grid
-            self.save(trainer, pl_module, 0)
-
-    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if epoch_is_due(trainer, self.every_n_epochs):
-            self.save(trainer, pl_module, trainer.current_epoch + 1)
+        return [Grid("", "samples", pl_module.sample(z, labels), nrow)]

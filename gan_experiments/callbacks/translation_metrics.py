@@ -16,11 +16,12 @@ import math
 
 import torch
 from lightning import Callback, LightningModule, Trainer
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
 from gan_experiments.callbacks.capabilities import ChecksDataModule, ReportsMetricsInfo
 from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
 from gan_experiments.data import PairedDataModule, UnpairedDataModule
+from gan_experiments.data.loaders import make_loader
 from gan_experiments.errors import ConfigError
 from gan_experiments.metrics.features import FeatureExtractor
 from gan_experiments.metrics.generator import gather_shards
@@ -41,7 +42,7 @@ def sharded_map(trainer: Trainer | None, dataset: Dataset, limit: int, batch_siz
     per_rank = math.ceil(total / world)
     index = torch.arange(rank, per_rank * world, world).clamp_max(total - 1)  # the last rank pads with a copy
     parts: dict[str, list[torch.Tensor]] = {}
-    for batch in DataLoader(Subset(dataset, index.tolist()), batch_size=batch_size, shuffle=False):
+    for batch in make_loader(Subset(dataset, index.tolist()), batch_size):
         for name, value in fn(batch).items():
             parts.setdefault(name, []).append(value)
     return {name: gather_shards(trainer, torch.cat(values), total).cpu() for name, values in parts.items()}

@@ -14,8 +14,12 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
 from gan_experiments.data.images import BAD_IMAGE_POLICIES, drop_unreadable
+from gan_experiments.data.loaders import InMemoryDataset, already_batched, make_loader
 from gan_experiments.data.sampling import EpochShuffle
 from gan_experiments.errors import ConfigError
+
+__all__ = ["DatasetFileError", "DatasetNotFoundError", "GANDataModule", "InMemoryDataset", "already_batched",
+           "random_split_indices"]
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -25,31 +29,6 @@ class DatasetNotFoundError(FileNotFoundError):
 class DatasetFileError(DatasetNotFoundError):
     """A dataset file is present but malformed (no usable dataset is there); the message names the file and
     line. A ``DatasetNotFoundError``, so the entry points print it as one ``error:`` line."""
-
-
-class InMemoryDataset(Dataset):
-    """Tensors held in memory, fetched a whole batch at a time (``__getitems__``): [N, ...] and labels [N]."""
-
-    def __init__(self, samples: torch.Tensor, labels: torch.Tensor):
-        if len(samples) != len(labels):
-            raise ValueError(f"{len(samples)} samples but {len(labels)} labels")
-        self.samples, self.labels = samples, labels
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.samples[index], self.labels[index]
-
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        index = torch.as_tensor(indices)
-        return self.samples[index], self.labels[index]
-
-
-def already_batched(batch):
-    """The ``collate_fn`` of a DataLoader over an ``InMemoryDataset``: its ``__getitems__`` already returns
-    the batch (samples [B, ...], labels [B]), so there is nothing to collate."""
-    return batch
 
 
 def _batches_already_seen(trainer) -> int:
@@ -123,16 +102,9 @@ class GANDataModule(LightningDataModule):
         return self.train_set, self.val_set
 
     def _loader(self, dataset: Dataset, sampler: EpochShuffle | None = None, **kwargs) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            sampler=sampler,
-            generator=sampler.loader_generator if sampler else None,
-            num_workers=self.num_workers,
-            collate_fn=already_batched if isinstance(dataset, InMemoryDataset) else None,
-            pin_memory=torch.cuda.is_available(),
-            **kwargs,
-        )
+        return make_loader(dataset, self.batch_size, sampler=sampler,
+                           generator=sampler.loader_generator if sampler else None, num_workers=self.num_workers,
+                           pin_memory=torch.cuda.is_available(), **kwargs)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled by ``EpochShuffle`` (order fixed by seed, epoch and rank: exact resume), sharded across

@@ -22,6 +22,7 @@ from the release when internet exists; ``data.path`` points at any folder in the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
@@ -110,27 +111,12 @@ class PairedDataModule(TranslationDataModule):
 
     release, datasets, url, archive_verb, kind = "pix2pix", PIX2PIX_DATASETS, PIX2PIX_URL, "extracting", "paired"
 
-    def __init__(
-        self,
-        path: str | None = None,
-        name: str | None = None,
-        root: str | None = None,
-        image_size: int = 256,
-        load_size: int | None = None,
-        channels: int = 3,
-        num_classes: int | None = None,
-        batch_size: int = 1,
-        num_workers: int = 2,
-        download: bool = True,
-        bad_images: str = "skip",
-        check_images: bool = True,
-        direction: str = "AtoB",
-        eval_split: str = "test",
-    ):
+    def __init__(self, *args: Any, direction: str = "AtoB", eval_split: str = "test", **kwargs: Any):
+        """``direction`` and ``eval_split`` as above; the rest is ``TranslationDataModule``'s (path, name,
+        root, image_size, load_size, batch_size, ...)."""
         if direction not in DIRECTIONS:
             raise ValueError(f"data.direction must be AtoB (left -> right half) or BtoA, got {direction!r}")
-        super().__init__(path, name, root, image_size, load_size, channels, num_classes, batch_size, num_workers,
-                         download, bad_images, check_images)
+        super().__init__(*args, **kwargs)
         self.direction, self.eval_split = direction, eval_split
 
     def eval_folder(self) -> Path:

@@ -27,9 +27,11 @@ def square_resize(size: int) -> v2.Resize:
 
 
 class TranslationDataModule(GANDataModule):
-    """Base of the paired and unpaired DataModules. Subclasses name their release (``release``,
-    ``datasets``, ``url``, ``archive_verb``), list missing folders (``_missing``) and say how to lay the
-    images out (``layout_hint``)."""
+    """Base of the paired and unpaired DataModules, and their constructor: ``path`` (a folder) or ``name`` (a
+    dataset of the release under ``<root>/<name>``), the reference's sizes (``load_size`` None: image_size *
+    286 / 256), batch 1. Subclasses name their release (``release``, ``datasets``, ``url``,
+    ``archive_verb``), list missing folders (``_missing``) and say how to lay the images out
+    (``layout_hint``)."""
 
     release: str = ""
     datasets: tuple[str, ...] = ()
@@ -37,9 +39,21 @@ class TranslationDataModule(GANDataModule):
     archive_verb: str = "extracting"
     kind: str = ""  # "paired" or "unpaired", for messages
 
-    def __init__(self, path: str | None, name: str | None, root: str | None, image_size: int,
-                 load_size: int | None, channels: int, num_classes: int | None, batch_size: int,
-                 num_workers: int, download: bool, bad_images: str = "skip", check_images: bool = True):
+    def __init__(
+        self,
+        path: str | None = None,
+        name: str | None = None,
+        root: str | None = None,
+        image_size: int = 256,
+        load_size: int | None = None,
+        channels: int = 3,
+        num_classes: int | None = None,
+        batch_size: int = 1,
+        num_workers: int = 2,
+        download: bool = True,
+        bad_images: str = "skip",
+        check_images: bool = True,
+    ):
         super().__init__(batch_size, num_workers, bad_images, check_images)
         if (path is None) == (name is None):
             raise ValueError(f"give exactly one of data.path (a folder) or data.name (a {self.release} dataset)")

@@ -65,24 +65,6 @@ class UnpairedDataModule(TranslationDataModule):
 
     release, datasets, url, archive_verb, kind = "CycleGAN", CYCLEGAN_DATASETS, CYCLEGAN_URL, "unzipping", "unpaired"
 
-    def __init__(
-        self,
-        path: str | None = None,
-        name: str | None = None,
-        root: str | None = None,
-        image_size: int = 256,
-        load_size: int | None = None,
-        channels: int = 3,
-        num_classes: int | None = None,
-        batch_size: int = 1,
-        num_workers: int = 2,
-        download: bool = True,
-        bad_images: str = "skip",
-        check_images: bool = True,
-    ):
-        super().__init__(path, name, root, image_size, load_size, channels, num_classes, batch_size, num_workers,
-                         download, bad_images, check_images)
-
     def _missing(self) -> list[str]:
         return [s for s in SPLITS if not has_images(self.folder / s)]
 

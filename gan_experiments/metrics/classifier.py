@@ -7,15 +7,17 @@ FID/KID/precision/recall (its penultimate layer) and the class probabilities for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from rich.progress import track
 from torch import nn
-from torch.utils.data import DataLoader
+
+from gan_experiments.data.loaders import make_loader
+from gan_experiments.training.classifier import fit_classifier
 
 CLASSIFIER_VERSION = 2  # bump when the architecture or training recipe changes: old caches stop matching
 
@@ -65,13 +67,6 @@ def data_fingerprint(datamodule) -> str:
     return digest.hexdigest()[:16]
 
 
-def _loader(dataset, batch_size: int, shuffle: bool) -> DataLoader:
-    from gan_experiments.data.base import InMemoryDataset, already_batched
-
-    batched = isinstance(dataset, InMemoryDataset)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=already_batched if batched else None)
-
-
 def predictions(classifier: DomainClassifier, logits: torch.Tensor) -> torch.Tensor:
     """Class indices [N], or attribute indicators [N, K] for a multi-label classifier."""
     return (logits > 0).long() if classifier.multilabel else logits.argmax(1)
@@ -82,7 +77,7 @@ def accuracy(classifier: DomainClassifier, dataset, batch_size: int = 512) -> fl
     """Share of correct labels (of correct attributes, averaged, for a multi-label classifier)."""
     classifier.eval()
     correct = total = 0
-    for images, labels in _loader(dataset, batch_size, shuffle=False):
+    for images, labels in make_loader(dataset, batch_size):
         hits = predictions(classifier, classifier(images)) == labels
         correct += hits.sum().item()
         total += hits.numel()
@@ -109,17 +104,11 @@ def train_classifier(datamodule, steps: int = 600, batch_size: int = 128, lr: fl
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         classifier = DomainClassifier(datamodule.sample_shape[0], outputs, multilabel=multilabel)
-        optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
         batches = itertools.chain.from_iterable(
-            _loader(train_set, batch_size, shuffle=True) for _ in itertools.count()
+            make_loader(train_set, batch_size, shuffle=True) for _ in itertools.count()
         )
-        classifier.train()
-        for images, labels in track(itertools.islice(batches, steps), total=steps,
-                                    description="training the metrics classifier"):
-            loss = loss_fn(classifier, classifier(images), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        fit_classifier(classifier, batches, steps, functools.partial(loss_fn, classifier), lr,
+                       description="training the metrics classifier")
     return classifier.eval(), accuracy(classifier, val_set)
 
 

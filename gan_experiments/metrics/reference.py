@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from gan_experiments.data.loaders import make_loader
 from gan_experiments.metrics.features import FeatureExtractor, to_uint8
 
 
@@ -34,11 +35,8 @@ class RealFeatures:
 def image_batches(dataset: Dataset, n: int | None = None, batch_size: int = 500) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The first ``n`` (None: all) images [B, C, H, W] in [-1, 1] and labels [B] of a dataset, in order,
     ``batch_size`` at a time (memory bounded by one batch)."""
-    from gan_experiments.data.base import InMemoryDataset, already_batched
-
-    collate = already_batched if isinstance(dataset, InMemoryDataset) else None
     remaining = len(dataset) if n is None else min(n, len(dataset))
-    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate):
+    for x, y in make_loader(dataset, batch_size):
         if remaining <= 0:
             return
         yield x[:remaining], torch.as_tensor(y)[:remaining]

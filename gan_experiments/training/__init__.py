@@ -1,7 +1,9 @@
-"""Training-time parts that are not networks: image pools, learning-rate schedules, DiffAugment."""
+"""Training-time parts that are not networks: image pools, learning-rate schedules, DiffAugment, the
+classifier training loop."""
 
+from gan_experiments.training.classifier import fit_classifier
 from gan_experiments.training.diffaugment import DiffAugment
 from gan_experiments.training.image_pool import ImagePool
 from gan_experiments.training.schedules import LinearDecay, ProgressiveSchedule
 
-__all__ = ["DiffAugment", "ImagePool", "LinearDecay", "ProgressiveSchedule"]
+__all__ = ["DiffAugment", "ImagePool", "LinearDecay", "ProgressiveSchedule", "fit_classifier"]
