@@ -6,7 +6,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from gan_experiments.cli import report_user_errors
+from gan_experiments.cli import refuse_renamed_keys, report_user_errors
 from gan_experiments.pipeline import check_optimized_metric, train
 from gan_experiments.sweeps import run_job
 
@@ -27,4 +27,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    refuse_renamed_keys(sys.argv[1:])
     sys.exit(main())

@@ -57,3 +57,31 @@ def no_space_advice(err: OSError, cfg: DictConfig | None) -> str:
     return (f"no space left on the device while writing {where}; free some space, or write runs elsewhere "
             "with paths.log_dir=DIR (or hydra.run.dir=DIR). Checkpoints are written atomically: the last "
             "complete one is intact")
+
+
+# command-line keys of an earlier config layout -> where they are now
+RENAMED_KEYS = {
+    "loss.optimizer_g": "model.optimizer_g",  # optimizers moved under the model (conf/optimizer/), 2026-12
+    "loss.optimizer_d": "model.optimizer_d",
+}
+
+
+def renamed_key_errors(overrides: list[str]) -> list[str]:
+    """One message per command-line override that uses a renamed key (``loss.optimizer_g.lr=1e-3``,
+    ``+loss.optimizer_d.eps=...``), naming the key to use instead; Hydra would only say it does not exist."""
+    errors = []
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        for old, new in RENAMED_KEYS.items():
+            if key == old or key.startswith(old + "."):
+                errors.append(f"{key} is now {new + key[len(old):]}: write "
+                              f"{override.replace(old, new, 1)} (the optimizers are the model's, conf/optimizer/)")
+    return errors
+
+
+def refuse_renamed_keys(overrides: list[str]) -> None:
+    """Exit with status 2 and ``error:`` lines when ``overrides`` use renamed keys (before Hydra composes)."""
+    errors = renamed_key_errors(overrides)
+    if errors:
+        print("\n".join(f"error: {message}" for message in errors), file=sys.stderr)
+        raise SystemExit(2)

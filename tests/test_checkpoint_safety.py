@@ -61,7 +61,7 @@ def _write_file_node(target: Path) -> dict:
 # Each trick a crafted stored config can play, at the key where it sits. `marker` is a file it would write.
 TRICKS = {
     "os_system_by_name": ("model", lambda marker: {"_target_": "os.system", "_args_": [f"touch {marker}"]}),
-    "attribute_path_to_path_write_text": ("loss.optimizer_g.lr", _write_file_node),
+    "attribute_path_to_path_write_text": ("model.optimizer_g.lr", _write_file_node),
     "attribute_path_to_torch_save": ("model.generator.latent_dim", lambda marker: {
         "_target_": "torch.nn.modules.module.torch.save", "_args_": [{}, str(marker)]}),
     "attribute_path_to_os_system": ("data.batch_size", lambda marker: {
@@ -79,7 +79,7 @@ TRICKS = {
         "_target_": "gan_experiments.callbacks.MetricsJSON", "path": str(marker)}),
     "target_in_a_list_item": ("model.discriminator.norm", lambda marker: [
         "batch", {"_target_": "os.system", "_args_": [f"touch {marker}"]}]),
-    "partial_factory": ("loss.optimizer_d", lambda marker: {
+    "partial_factory": ("model.optimizer_d", lambda marker: {
         "_target_": "gan_experiments.pipeline.os.system", "_partial_": True, "command": f"touch {marker}"}),
     "env_resolver": ("data.root", lambda marker: "${oc.env:HOME}"),
     "create_resolver_builds_a_node": ("model.generator.norm", lambda marker: (
@@ -101,7 +101,7 @@ def test_a_crafted_stored_config_is_refused_before_anything_is_built(good_checkp
 
 def test_the_refusal_names_the_object_the_path_resolves_to(good_checkpoint, tmp_path):
     path = tmp_path / "evil.ckpt"
-    torch.save(_with_node(good_checkpoint, "loss.optimizer_g.lr", _write_file_node(tmp_path / "x")), path)
+    torch.save(_with_node(good_checkpoint, "model.optimizer_g.lr", _write_file_node(tmp_path / "x")), path)
     with pytest.raises(ConfigError, match=r"resolves to the function pathlib\.Path\.write_text") as err:
         load_module(path)
     assert "allow_targets" in str(err.value)
@@ -112,7 +112,7 @@ def test_evaluate_and_train_refuse_a_crafted_checkpoint_and_write_nothing(good_c
     victim = tmp_path / "victim.py"
     victim.write_text("original = True\n")
     path = tmp_path / "evil.ckpt"
-    torch.save(_with_node(good_checkpoint, "loss.optimizer_g.lr", _write_file_node(victim)), path)
+    torch.save(_with_node(good_checkpoint, "model.optimizer_g.lr", _write_file_node(victim)), path)
     commands = {
         "evaluate": ["evaluate.py", "task=samples", f"ckpt={path}", f"hydra.run.dir={tmp_path / 'eval'}"],
         "train": ["train.py", f"ckpt_path={path}", "logger=none", "metrics=none", "trainer.max_epochs=1",

@@ -10,10 +10,12 @@ from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 from omegaconf import OmegaConf, open_dict
 
+from gan_experiments.callbacks import BestCheckpoint
+from gan_experiments.callbacks.capabilities import HasHeadlineMetric
 from gan_experiments.checkpoint_io import AtomicCheckpointIO
 from gan_experiments.config import ConfigError, validate
 from gan_experiments.data.base import DatasetNotFoundError
-from gan_experiments.pipeline import build_callbacks, build_loggers, build_module, train
+from gan_experiments.pipeline import build, build_callbacks, build_loggers, build_module, train
 from tests.helpers import CONF, ROOT, compose_train
 
 MODELS = ["gan", "dcgan", "cgan"]
@@ -28,8 +30,10 @@ def options(group):
 def test_groups_mirror_the_defaults_list():
     defaults = OmegaConf.load(CONF / "train.yaml").defaults
     groups = [next(iter(d)) for d in defaults if not isinstance(d, str)]
-    assert groups == ["data", "trainer", "loss", "logger", "callbacks", "metrics", "model", "paths", "hydra", "experiment",
-                      "hparams_search"]
+    # a group whose options choose another group's option (model -> loss, metrics, callbacks; loss ->
+    # optimizer) must come after it: Hydra applies an override only to a group listed earlier
+    assert groups == ["data", "trainer", "logger", "optimizer", "loss", "callbacks", "metrics", "model", "paths", "hydra",
+                      "experiment", "hparams_search"]
     for group in groups:
         assert (CONF / group).is_dir()
 
@@ -42,8 +46,8 @@ def test_every_model_and_loss_pair_builds(model, loss, tmp_path):
     module = build_module(cfg)
     assert module.loss.n_critic == cfg.loss.n_critic
     opt_g, opt_d = module.configure_optimizers()
-    assert type(opt_d).__name__ == cfg.loss.optimizer_d._target_.rsplit(".", 1)[1]
-    assert opt_g.param_groups[0]["lr"] == cfg.loss.optimizer_g.lr
+    assert type(opt_d).__name__ == cfg.model.optimizer_d._target_.rsplit(".", 1)[1]
+    assert opt_g.param_groups[0]["lr"] == cfg.model.optimizer_g.lr
     assert module.num_classes == (10 if model == "cgan" else 0)
 
 
@@ -54,12 +58,13 @@ def test_wgan_gp_critic_has_no_batch_norm(tmp_path):
 
 
 def test_change_detector_canonical_hyperparameters(tmp_path):
-    wgan = compose_train(["loss=wgan_clip"], tmp_path).loss
-    assert (wgan.clip_value, wgan.n_critic, wgan.optimizer_d._target_, wgan.optimizer_d.lr) == (
+    wgan = compose_train(["loss=wgan_clip"], tmp_path)
+    assert (wgan.loss.clip_value, wgan.loss.n_critic, wgan.model.optimizer_d._target_, wgan.model.optimizer_d.lr) == (
         0.01, 5, "torch.optim.RMSprop", 5e-5)
-    gp = compose_train(["loss=wgan_gp"], tmp_path).loss
-    assert (gp.gp_weight, gp.n_critic, gp.optimizer_d.lr, list(gp.optimizer_d.betas)) == (10.0, 5, 1e-4, [0.0, 0.9])
-    dcgan = compose_train([], tmp_path).loss
+    gp = compose_train(["loss=wgan_gp"], tmp_path)
+    assert (gp.loss.gp_weight, gp.loss.n_critic, gp.model.optimizer_d.lr, list(gp.model.optimizer_d.betas)) == (
+        10.0, 5, 1e-4, [0.0, 0.9])
+    dcgan = compose_train([], tmp_path).model
     assert (dcgan.optimizer_g.lr, list(dcgan.optimizer_g.betas)) == (2e-4, [0.5, 0.999])
 
 
@@ -167,7 +172,7 @@ def test_readme_example_builds_a_layer_norm_critic_and_wgan_gp_optimizers(tmp_pa
         ("data.image_size=-3", "data.image_size"),
         ("data.image_size=24", "data.image_size"),
         ("data.batch_size=0", "data.batch_size"),
-        ("loss.optimizer_d.lr=-1", "loss.optimizer_d.lr"),
+        ("model.optimizer_d.lr=-1", "model.optimizer_d.lr"),
         ("loss.clip_value=0", "loss.clip_value"),
         ("loss.critic_norm=batchnorm", "loss.critic_norm"),
         ("trainer.precision=15", "trainer.precision"),
@@ -176,7 +181,7 @@ def test_readme_example_builds_a_layer_norm_critic_and_wgan_gp_optimizers(tmp_pa
         ("model.generator.base_channels=0", "model.generator.base_channels"),
         ("model.discriminator.spectral_norm=maybe", "model.discriminator.spectral_norm"),
         ("model.ema_decay=1.5", "model.ema_decay"),
-        ("loss.optimizer_g.betas=[0.5]", "loss.optimizer_g.betas"),
+        ("model.optimizer_g.betas=[0.5]", "model.optimizer_g.betas"),
         ("trainer.limit_train_batches=0", "trainer.limit_train_batches"),
         ("callbacks.sample_grid.every_n_epochs=0", "callbacks.sample_grid.every_n_epochs"),
         ("callbacks.nonfinite_guard.action=retry", "callbacks.nonfinite_guard.action"),
@@ -253,7 +258,7 @@ def test_cyclegan_config_is_the_reference_recipe(tmp_path):
     assert (m.lambda_cycle, m.lambda_identity, m.pool_size, m.n_epochs, m.n_epochs_decay) == (10.0, 0.5, 50, 100, 100)
     assert cfg.trainer.max_epochs == 200 and cfg.trainer.strategy == "ddp_find_unused_parameters_true"
     assert cfg.loss.criterion._target_.endswith("LSGANLoss")
-    assert (cfg.loss.optimizer_g.lr, list(cfg.loss.optimizer_g.betas)) == (2e-4, [0.5, 0.999])
+    assert (cfg.model.optimizer_g.lr, list(cfg.model.optimizer_g.betas)) == (2e-4, [0.5, 0.999])
     assert (cfg.data.batch_size, cfg.data.image_size) == (1, 256)
     module = build_module(cfg)
     assert module.generator_ab is not module.generator_ba
@@ -261,8 +266,9 @@ def test_cyclegan_config_is_the_reference_recipe(tmp_path):
     assert len(blocks) == 9 and module.discriminator_b.n_layers == 3
     names = [type(c).__name__ for c in build_callbacks(cfg, have_logger=True)]
     assert names[0] == "TranslationMetrics" and "TranslationPanels" in names and "SampleGrid" not in names
-    best = next(c for c in build_callbacks(cfg, have_logger=True) if getattr(c, "filename", None) == "best")
-    assert best.monitor == "val/fid_a2b"
+    best = next(c for c in build_callbacks(cfg, have_logger=True) if isinstance(c, BestCheckpoint))
+    metrics = next(c for c in build_callbacks(cfg, have_logger=True) if isinstance(c, HasHeadlineMetric))
+    assert best.follows_metrics and metrics.headline_metric(build(cfg.data, "data")) == "val/fid_a2b"
 
 
 def test_pix2pix_config_is_the_reference_recipe(tmp_path):
@@ -298,6 +304,6 @@ def test_stylegan_and_infogan_build_with_every_loss(loss, tmp_path):
 
 def test_stylegan_defaults_to_its_papers_loss(tmp_path):
     cfg = compose_train(["model=stylegan", "data=celeba"], tmp_path)
-    assert cfg.loss.r1_weight == 10.0 and list(cfg.loss.optimizer_g.betas) == [0.0, 0.99]
+    assert cfg.loss.r1_weight == 10.0 and list(cfg.model.optimizer_g.betas) == [0.0, 0.99]
     assert cfg.model.generator.style_mixing_prob == 0.9 and cfg.model.generator.mapping_lr_mul == 0.01
     assert cfg.model.ema_decay == 0.999 and cfg.model.progressive

@@ -1,5 +1,6 @@
 """Lightning callbacks: sample grids, toy-data evaluation, curves, metrics.json and the run config."""
 
+from gan_experiments.callbacks.best_checkpoint import BestCheckpoint
 from gan_experiments.callbacks.curves import LossCurves
 from gan_experiments.callbacks.epoch_seed import EpochSeed
 from gan_experiments.callbacks.gan_metrics import GANMetrics
@@ -16,6 +17,7 @@ from gan_experiments.callbacks.translation_metrics import TranslationMetrics
 from gan_experiments.callbacks.translation_panels import TranslationPanels
 
 __all__ = [
+    "BestCheckpoint",
     "ChannelsLast",
     "GANMetrics",
     "GradientNormClip",

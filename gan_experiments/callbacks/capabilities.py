@@ -22,3 +22,14 @@ class ReportsMetricsInfo:
     "inception-…", "val/num_fake": 10000}``), merged into metrics.json by ``collect_metrics``."""
 
     metrics_info: dict[str, Any]
+
+
+class HasHeadlineMetric:
+    """A metrics callback with one headline score, the one ``BestCheckpoint`` keeps the best checkpoint of by
+    default: ``headline_metric(datamodule)`` is its logged key (lower is better, e.g. ``val/fid``), or None
+    when this data gets no such score (toy 2-D points); it is computed every ``every_n_epochs`` epochs."""
+
+    every_n_epochs: int
+
+    def headline_metric(self, datamodule: Any) -> str | None:
+        raise NotImplementedError

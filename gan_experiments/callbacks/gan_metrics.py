@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lightning import Callback, LightningModule, Trainer
 
-from gan_experiments.callbacks.capabilities import ReportsMetricsInfo
+from gan_experiments.callbacks.capabilities import HasHeadlineMetric, ReportsMetricsInfo
 from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
 from gan_experiments.data.capabilities import PointMixture
@@ -24,7 +24,7 @@ from gan_experiments.metrics.protocols import ProtocolSetup, select_protocol, se
 from gan_experiments.metrics.select import build_extractor, vgg16_extractor
 
 
-class GANMetrics(Callback, ReportsMetricsInfo):
+class GANMetrics(Callback, ReportsMetricsInfo, HasHeadlineMetric):
     """Every ``every_n_epochs`` (and after the last epoch) the scores of an evaluation protocol, logged as
     val/fid, val/kid, val/is, val/precision, val/recall (+ val/class_kl, val/classes_covered with the
     classifier on labelled data). ``protocol=null`` (``custom``): ``num_samples`` fakes against up to
@@ -49,6 +49,10 @@ class GANMetrics(Callback, ReportsMetricsInfo):
         self.toy = Toy2DEvaluation(samples_dir or ".", every_n_epochs=every_n_epochs, seed=seed)
         self.setup: ProtocolSetup | None = None
         self.metrics_info: dict = {}
+
+    def headline_metric(self, datamodule) -> str | None:
+        """val/fid, or None on toy 2-D points (mode coverage, no FID)."""
+        return None if isinstance(datamodule, PointMixture) else "val/fid"
 
     def _is_toy(self, trainer: Trainer) -> bool:
         return isinstance(trainer.datamodule, PointMixture)

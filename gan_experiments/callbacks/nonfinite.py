@@ -59,7 +59,7 @@ class NonFiniteLossGuard(Callback):
         batch = f"batch {batch_idx} of " if batch_idx is not None else ""
         raise NonFiniteLossError(
             f"{what} at {batch}epoch {trainer.current_epoch} (optimizer step {trainer.global_step}); stopping{where}. "
-            "Lower the learning rate (loss.optimizer_g.lr / loss.optimizer_d.lr), use trainer.precision=32-true, "
+            "Lower the learning rate (model.optimizer_g.lr / model.optimizer_d.lr), use trainer.precision=32-true, "
             f"or skip such steps with callbacks.nonfinite_guard.action=skip{then}")
 
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Optimizer) -> None:

@@ -18,7 +18,7 @@ import torch
 from lightning import Callback, LightningModule, Trainer
 from torch.utils.data import Dataset, Subset
 
-from gan_experiments.callbacks.capabilities import ChecksDataModule, ReportsMetricsInfo
+from gan_experiments.callbacks.capabilities import ChecksDataModule, HasHeadlineMetric, ReportsMetricsInfo
 from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
 from gan_experiments.data import PairedDataModule, UnpairedDataModule
 from gan_experiments.data.loaders import make_loader
@@ -48,7 +48,7 @@ def sharded_map(trainer: Trainer | None, dataset: Dataset, limit: int, batch_siz
     return {name: gather_shards(trainer, torch.cat(values), total).cpu() for name, values in parts.items()}
 
 
-class TranslationMetrics(Callback, ChecksDataModule, ReportsMetricsInfo):
+class TranslationMetrics(Callback, ChecksDataModule, ReportsMetricsInfo, HasHeadlineMetric):
     """Every ``every_n_epochs`` and after the last epoch: the scores above on up to ``num_samples`` images
     per domain of the evaluation split, translated ``batch_size`` at a time."""
 
@@ -64,6 +64,10 @@ class TranslationMetrics(Callback, ChecksDataModule, ReportsMetricsInfo):
         self.domain_classifier: FeatureExtractor | None = None
         self.real: dict[int, RealFeatures] = {}
         self.metrics_info: dict = {}
+
+    def headline_metric(self, datamodule) -> str | None:
+        """val/fid_a2b on unpaired data (CycleGAN: A -> B), val/fid on paired data (pix2pix)."""
+        return "val/fid_a2b" if isinstance(datamodule, UnpairedDataModule) else "val/fid"
 
     def check_datamodule(self, datamodule) -> None:
         if not isinstance(datamodule, (PairedDataModule, UnpairedDataModule)):

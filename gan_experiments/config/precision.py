@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 ENV = "GAN_DEFAULT_PRECISION"
 
@@ -47,7 +45,3 @@ def default_precision(accelerator: str = "auto", cuda_available: bool | None = N
             return "32-true"
     return "bf16-mixed" if set(BF16_CPU_FLAGS) & (cpu_flags() if flags is None else flags) else "32-true"
 
-
-def register() -> None:
-    if not OmegaConf.has_resolver("default_precision"):
-        OmegaConf.register_new_resolver("default_precision", lambda accelerator="auto": default_precision(str(accelerator)))

@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
+from gan_experiments.config.signatures import signature_problems
 from gan_experiments.errors import ConfigError, MultirunError
 from gan_experiments.metrics.protocols import PROTOCOLS
+from gan_experiments.models.translation import TranslationModule
 from gan_experiments.networks.layers import NORMS
 
 _MISSING = object()
-PRECISIONS = ("64", "64-true", "32", "32-true", "16", "16-mixed", "bf16", "bf16-mixed", "16-true", "bf16-true")
 
 
 def _int(v: Any) -> bool:
@@ -105,7 +107,6 @@ RULES = [
     Rule("data.path", lambda v: v is None or (isinstance(v, str) and Path(v).expanduser().is_dir()),
          "an existing folder of images"),
     Rule("data.bad_images", lambda v: v in ("skip", "error"), "skip (warn and train without them) or error"),
-    Rule("data.check_images", lambda v: isinstance(v, bool), "true or false"),
     Rule("model.diffaugment", lambda v: v is None or (OmegaConf.is_list(v) and len(v) > 0
                                                       and all(p in ("color", "translation", "cutout") for p in v)),
          "null or a list of color, translation, cutout, e.g. [color,translation,cutout]"),
@@ -124,8 +125,8 @@ RULES = [
          "warmup_every, generator_step_at_epoch_end, e.g. loss=wgan_clip_authors"),
     Rule("loss.clip_value", lambda v: v is None or (_number(v) and v > 0), "a number > 0, or null for no clipping"),
     Rule("loss.critic_norm", lambda v: v in NORMS, f"one of {', '.join(NORMS)}"),
-    Rule("loss.optimizer_g.lr", lambda v: _number(v) and v > 0, "a number > 0"),
-    Rule("loss.optimizer_d.lr", lambda v: _number(v) and v > 0, "a number > 0"),
+    Rule("model.optimizer_g.lr", lambda v: _number(v) and v > 0, "a number > 0"),
+    Rule("model.optimizer_d.lr", lambda v: _number(v) and v > 0, "a number > 0"),
     Rule("metrics.features", lambda v: v in ("auto", "inception", "classifier"), "auto, inception or classifier"),
     Rule("metrics.protocol", lambda v: v is None or v in PROTOCOLS, f"null (custom) or one of {', '.join(PROTOCOLS)}"),
     Rule("metrics.protocol_num_fake", lambda v: v is None or (_int(v) and v >= 2), "an integer >= 2, or null"),
@@ -135,8 +136,6 @@ RULES = [
     Rule("metrics.batch_size", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("metrics.k", lambda v: _int(v) and v >= 1, "an integer >= 1"),
     Rule("trainer.max_epochs", lambda v: v is None or (_int(v) and (v >= 1 or v == -1)), "an integer >= 1, or -1"),
-    Rule("trainer.precision", lambda v: v is None or str(v) in PRECISIONS,
-         f"one of {', '.join(PRECISIONS)} (null: a precision plugin in trainer.plugins decides)"),
     Rule(
         "trainer.devices",
         lambda v: v == "auto" or (_int(v) and (v >= 1 or v == -1)) or OmegaConf.is_list(v),
@@ -164,9 +163,6 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "every_n_epochs": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
     "save_top_k": (lambda v: _int(v) and v >= -1, "an integer >= -1 (-1: keep all)"),
     "categorical": (lambda v: _int(v) and v >= 2, "an integer >= 2 (InfoGAN's categorical code)"),
-    **{name: (lambda v: isinstance(v, bool), "true or false") for name in (
-        "download", "hflip", "spectral_norm", "minibatch_std", "batch_norm", "progressive",
-        "enable_progress_bar", "check_images", "save_last", "save_on_train_epoch_end", "blur", "reset_optimizers", "enabled")},
     "fmap_base": (lambda v: v is None or (_int(v) and v >= 1), "an integer >= 1, or null for the relative CPU-sized widths"),
     "fmap_decay": (lambda v: _number(v) and v >= 0, "a number >= 0"),
     **{name: (_probability, "a number in [0, 1)") for name in ("ema_decay", "w_avg_beta")},
@@ -217,9 +213,29 @@ def _field_problems(cfg: DictConfig, ruled: set[str]) -> list[str]:
     return problems
 
 
+def _translation_loss_problems(cfg: DictConfig) -> list[str]:
+    """A translation model takes only the loss's criterion (``criterion: ${loss.criterion}``): a loss whose
+    penalty, clipping or critic steps it would silently drop (loss=logistic_r1, wgan_clip) is refused."""
+    target, loss = OmegaConf.select(cfg, "model._target_"), cfg.get("loss")
+    if not isinstance(target, str) or not OmegaConf.is_dict(loss) or "criterion" not in cfg.model:
+        return []
+    try:
+        is_translation = issubclass(get_class(target), TranslationModule)
+    except Exception:  # noqa: BLE001 - an unknown class is reported when it is built
+        return []
+    dropped = [f"loss.{key}={loss.get(key)}" for key, unused in (("gp_weight", 0), ("r1_weight", 0),
+               ("clip_value", None), ("n_critic", 1)) if key in loss and loss.get(key) not in (unused, 0.0)]
+    if is_translation and dropped:
+        return [f"{', '.join(dropped)}: {target.rsplit('.', 1)[-1]} trains D and G once per batch with the loss's "
+                "criterion alone (no penalties, clipping or extra critic steps): use loss=lsgan, bce or hinge"]
+    return []
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` listing every rule the config breaks (all at once, not one per attempt):
-    the key-specific ``RULES``, then ``FIELDS`` by option name across the config groups."""
+    the key-specific ``RULES``, ``FIELDS`` by option name across the config groups, then every
+    ``_target_`` node against its target's signature (``config/signatures.py``: unknown keys, wrong types)
+    and the cross-group rules."""
     problems = []
     for rule in RULES:
         try:
@@ -232,6 +248,8 @@ def validate(cfg: DictConfig) -> None:
         if not rule.check(value):
             problems.append(f"{rule.key}={value!r} is invalid: expected {rule.accepts}")
     problems += _field_problems(cfg, {rule.key for rule in RULES})
+    problems += signature_problems(cfg)
+    problems += _translation_loss_problems(cfg)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
 

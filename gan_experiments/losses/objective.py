@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 from torch import nn
 
@@ -62,9 +64,21 @@ class CriticSchedule:
         return self.warmup_n_critic if generator_steps < self.warmup_generator_steps or periodic else n_critic
 
 
+def _schedule_from(fields_: Mapping[str, Any]) -> CriticSchedule:
+    """A ``CriticSchedule`` from a mapping of its fields (``{}``: the defaults), unknown ones refused."""
+    names = [field.name for field in fields(CriticSchedule)]
+    unknown = sorted(set(fields_) - set(names))
+    if unknown:
+        raise ValueError(f"critic_schedule has no field {', '.join(map(repr, unknown))}: its fields are {', '.join(names)}")
+    try:
+        return CriticSchedule(**dict(fields_))
+    except ValueError as err:
+        raise ValueError(f"critic_schedule.{err}") from err
+
+
 class GANLoss:
-    """What the ``loss`` config group describes, minus its optimizers (a plain class: Hydra would turn a
-    dataclass passed to ``instantiate`` into a config node).
+    """What the ``loss`` config group builds (``_target_: gan_experiments.losses.GANLoss``; a plain class:
+    Hydra would turn a dataclass passed to ``instantiate`` into a config node).
 
     criterion: the adversarial criterion (BCE, LSGAN, hinge, Wasserstein).
     n_critic: discriminator steps per generator step (5 for WGAN and WGAN-GP); each sees a fresh real batch.
@@ -73,6 +87,11 @@ class GANLoss:
     gp_weight: lambda of the WGAN-GP gradient penalty (10 in the paper); 0 disables it.
     r1_weight: gamma of the R1 penalty on real data, added as gamma / 2 * R1 (Mescheder et al. 2018); 0 disables it.
     clip_value: c of WGAN weight clipping (0.01 in the paper); None disables it.
+    critic_norm: the normalization this objective needs in the critic, which the discriminator configs read
+        (``norm: ${loss.critic_norm}``): ``batch`` for the classic losses, ``layer`` for WGAN-GP (a per-sample
+        norm, as its gradient penalty is per sample), ``none`` for StyleGAN's R1 loss.
+    critic_schedule also takes a mapping of ``CriticSchedule``'s fields (``'loss.critic_schedule={}'`` on the
+    command line: the WGAN authors' schedule); an unknown field is a ``ValueError`` naming it.
     """
 
     def __init__(
@@ -82,14 +101,19 @@ class GANLoss:
         gp_weight: float = 0.0,
         clip_value: float | None = None,
         r1_weight: float = 0.0,
-        critic_schedule: CriticSchedule | None = None,
+        critic_schedule: CriticSchedule | Mapping[str, Any] | None = None,
+        critic_norm: str = "batch",
     ):
+        if isinstance(critic_schedule, Mapping):
+            critic_schedule = _schedule_from(critic_schedule)
+        self.critic_norm = critic_norm
         self.criterion, self.n_critic, self.clip_value = criterion, n_critic, clip_value
         self.gp_weight, self.r1_weight, self.critic_schedule = gp_weight, r1_weight, critic_schedule
         if not isinstance(self.n_critic, int) or self.n_critic < 1:
             raise ValueError(f"n_critic must be an integer >= 1, got {self.n_critic!r}")
         if critic_schedule is not None and not isinstance(critic_schedule, CriticSchedule):
-            raise ValueError(f"critic_schedule must be a CriticSchedule or None, got {critic_schedule!r}")
+            raise ValueError(f"critic_schedule must be a CriticSchedule, a mapping of its fields or None, "
+                             f"got {critic_schedule!r}")
         if self.gp_weight < 0:
             raise ValueError(f"gp_weight must be >= 0, got {self.gp_weight!r}")
         if self.r1_weight < 0:
@@ -100,7 +124,8 @@ class GANLoss:
     def __repr__(self) -> str:
         return (
             f"GANLoss({self.criterion!r}, n_critic={self.n_critic}, gp_weight={self.gp_weight}, "
-            f"clip_value={self.clip_value}, r1_weight={self.r1_weight}, critic_schedule={self.critic_schedule})"
+            f"clip_value={self.clip_value}, r1_weight={self.r1_weight}, critic_schedule={self.critic_schedule}, "
+            f"critic_norm={self.critic_norm!r})"
         )
 
     def critic_steps_before(self, generator_steps: int) -> int:

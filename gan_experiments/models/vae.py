@@ -22,7 +22,7 @@ from gan_experiments.networks.vae import ConvEncoder
 class VAEModule(LossLogging, LatentGenerator):
     """``sigma``: the decoder's fixed std (smaller: sharper reconstructions, a posterior further from the
     prior); ``beta``: the KL weight (beta-VAE; larger: smoother, blurrier samples). ``optimizer_g`` is the
-    loss group's generator optimizer (``loss.optimizer_g``), used for encoder and decoder together."""
+    ``optimizer=vae`` group's factory (``model.optimizer_g``), used for encoder and decoder together."""
 
     progress_bar_losses = ("loss",)
 

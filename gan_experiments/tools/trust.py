@@ -32,7 +32,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from gan_experiments.errors import ConfigError
-from gan_experiments.losses import AdversarialLoss
+from gan_experiments.losses import AdversarialLoss, CriticSchedule, GANLoss
 
 # (package the class is defined in, base class it must subclass)
 ALLOWED_KINDS: tuple[tuple[str, type], ...] = (
@@ -41,11 +41,14 @@ ALLOWED_KINDS: tuple[tuple[str, type], ...] = (
     ("gan_experiments.networks", nn.Module),
     ("gan_experiments.training", nn.Module),
     ("gan_experiments.losses", AdversarialLoss),
+    # the loss group's objective and its critic schedule: plain values, no side effects
+    ("gan_experiments.losses", GANLoss),
+    ("gan_experiments.losses", CriticSchedule),
     ("torch.nn", nn.Module),
     ("torch.optim", Optimizer),
     ("torch.optim", LRScheduler),
 )
-WHAT_IS_ALLOWED = ("gan_experiments' models, networks, adversarial losses and DataModules, and torch.nn layers, "
+WHAT_IS_ALLOWED = ("gan_experiments' models, networks, losses and DataModules, and torch.nn layers, "
                    "torch.optim optimizers and schedulers")
 
 
