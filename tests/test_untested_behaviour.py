@@ -284,7 +284,8 @@ def group_options(group: str) -> list[str]:
 def composed_configs() -> list:
     """The train config with each option of each group (the others at their defaults), the evaluate config
     with each option of its groups, and every experiment."""
-    train_groups = ["data", "trainer", "loss", "logger", "callbacks", "metrics", "model", "experiment", "hparams_search"]
+    train_groups = ["data", "trainer", "optimizer", "loss", "logger", "callbacks", "metrics", "model", "experiment",
+                    "hparams_search"]
     evaluate_groups = ["data", "metrics"]
     configs = []
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
