@@ -6,16 +6,22 @@ parameters."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
+import operator
 import re
 import shlex
 import subprocess
 import sys
+import types
+import typing
+from enum import Enum
 
 import pytest
 import yaml
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from gan_experiments.building import build
 from gan_experiments.config import ConfigError
@@ -110,6 +116,27 @@ def test_a_task_option_composes_to_its_schema_and_builds_its_function(task):
     keyword_only = {name for name, p in inspect.signature(FUNCTIONS[task]).parameters.items()
                     if p.kind is p.KEYWORD_ONLY}
     assert set(built.keywords) == keyword_only
+
+
+def as_function_receives(schema_type):
+    """The type a task function receives for a schema field: a choice's name, a nested node as a DictConfig."""
+    if isinstance(schema_type, type) and issubclass(schema_type, Enum):
+        return str
+    if dataclasses.is_dataclass(schema_type):
+        return DictConfig
+    if typing.get_origin(schema_type) in (types.UnionType, typing.Union):
+        return functools.reduce(operator.or_, map(as_function_receives, typing.get_args(schema_type)))
+    return schema_type
+
+
+@pytest.mark.parametrize("task", sorted(FUNCTIONS))
+def test_a_schema_types_its_fields_as_the_task_function_annotates_its_keywords(task):
+    schema = OmegaConf.get_type(composed(task).task)
+    fields = {name: hint for name, hint in typing.get_type_hints(schema).items()
+              if not name.startswith("_") and typing.get_origin(hint) is not typing.ClassVar}
+    annotations = {name: hint for name, hint in typing.get_type_hints(FUNCTIONS[task]).items()
+                   if name not in ("cfg", "return")}
+    assert {name: as_function_receives(hint) for name, hint in fields.items()} == annotations
 
 
 @pytest.mark.parametrize("task", sorted(FUNCTIONS))
