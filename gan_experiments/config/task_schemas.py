@@ -284,6 +284,20 @@ def _fields(schema: type) -> Iterable[tuple[str, dataclasses.Field]]:
             yield f.name, f
 
 
+def _missing_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    """The keys under ``node`` left at ``???``, relative to it, without resolving anything (a task of one's own
+    holds ``ckpt: ${ckpt}`` like the built-in ones, an interpolation into the evaluate config)."""
+    found = []
+    for key in node:
+        if OmegaConf.is_missing(node, key):
+            found.append(f"{prefix}{key}")
+            continue
+        child = node._get_node(key)
+        if OmegaConf.is_dict(child) and not child._is_interpolation():
+            found += _missing_keys(child, f"{prefix}{key}.")
+    return sorted(found)
+
+
 def check_task(node: Any) -> str:
     """The task's name, after checking its node (``cfg.task``): a ``ConfigError`` listing every required
     parameter left unset and every value out of its range, naming each key. Reads nothing else."""
@@ -291,7 +305,7 @@ def check_task(node: Any) -> str:
         raise ConfigError(f"task={node!r} is not a task config: choose task=NAME, one of conf/task/*.yaml")
     schema = OmegaConf.get_type(node)
     if not (isinstance(schema, type) and issubclass(schema, TaskSchema)):  # a task of one's own, untyped
-        missing = sorted(OmegaConf.missing_keys(OmegaConf.create(OmegaConf.to_container(node))))  # relative keys
+        missing = _missing_keys(node)
         if missing:
             raise ConfigError(f"task {node._target_} needs {', '.join(missing)}: pass task.{missing[0]}=VALUE")
         return str(node._target_)
@@ -337,25 +351,50 @@ def task_overrides(overrides: Sequence[str], task_dir: Path | None = None) -> li
     """Hydra overrides with a task's parameters moved into the task node: ``num_images=16`` ->
     ``task.num_images=16``, ``+psi=1`` -> ``+task.psi=1``, ``~psi`` -> ``~task.psi``, ``hype.serve=true`` ->
     ``task.hype.serve=true``; everything else (flags, shared keys, ``task.*``) as it is. With ``task_dir``,
-    ``task=NAME`` must name one of its options (a ``ConfigError`` listing them, before Hydra runs)."""
+    ``task=NAME`` must name one of its options or of the ``task`` folders of the config directories that a
+    ``hydra.searchpath=[file://DIR,...]`` override adds (a ``ConfigError`` listing them, before Hydra runs)."""
     names, out = parameter_names(), []
+    task_dirs = None if task_dir is None else searched_task_dirs(overrides, task_dir)
     for arg in overrides:
         match = _OVERRIDE.match(arg) if not arg.startswith("-") else None
         if match is None or (not match["rest"] and match["prefix"] != "~"):
             out.append(arg)
             continue
         key = match["key"]
-        if key == "task" and task_dir is not None:
-            check_task_choice(match["rest"][1:], task_dir)
+        if key == "task" and task_dirs is not None:
+            check_task_choice(match["rest"][1:], task_dirs)
         if key.split(".")[0] in names:
             arg = f"{match['prefix'] or ''}task.{key}{match['rest']}"
         out.append(arg)
     return out
 
 
-def check_task_choice(choice: str, task_dir: Path) -> None:
-    """``task=NAME`` must be an option of the task group (sweeps such as ``task=a,b`` are left to Hydra)."""
-    tasks = task_names(task_dir)
+def searched_task_dirs(overrides: Sequence[str], task_dir: Path) -> list[Path] | None:
+    """``task_dir`` and ``DIR/task`` of every ``file://DIR`` in a ``hydra.searchpath=[...]`` override (tasks of
+    one's own, docs/adding-a-model.md); None when the search path holds an entry whose folders cannot be
+    listed here (``pkg://...``) or does not parse: the choice is then left to Hydra to check."""
+    dirs = [Path(task_dir)]
+    for arg in overrides:
+        if not re.match(r"^(\+\+|\+)?hydra\.searchpath=", arg):
+            continue
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        try:
+            value = OverridesParser.create().parse_overrides([arg])[0].value()
+        except Exception:  # noqa: BLE001 - Hydra reports a malformed override itself
+            return None
+        for entry in value if isinstance(value, list) else [value]:
+            if not isinstance(entry, str) or not entry.startswith("file://"):
+                return None
+            dirs.append(Path(entry[len("file://"):]) / "task")
+    return dirs
+
+
+def check_task_choice(choice: str, task_dir: Path | Sequence[Path]) -> None:
+    """``task=NAME`` must be an option of the task group: a ``NAME.yaml`` in ``task_dir`` (or in one of several
+    folders); sweeps such as ``task=a,b`` are left to Hydra."""
+    folders = [task_dir] if isinstance(task_dir, (str, Path)) else task_dir
+    tasks = sorted({name for folder in folders for name in task_names(folder)})
     if re.fullmatch(r"\w+", choice) and choice not in tasks:
         raise ConfigError(f"task={choice!r} is not a task; choose one of {', '.join(tasks)} "
                           "(python evaluate.py --help lists them, python evaluate.py task=NAME --help its parameters)")
