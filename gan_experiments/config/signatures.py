@@ -138,5 +138,4 @@ def _matches(annotation: Any, value: Any) -> bool:
 
 
 def _describe(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    return text or str(annotation).replace("typing.", "")
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
