@@ -4,6 +4,7 @@ command-line keys name their new place."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Literal
@@ -148,3 +149,14 @@ def test_the_cli_refuses_a_wrong_type_before_writing_anything(tmp_path):
     done = subprocess.run([sys.executable, "train.py", "loss.optimizer_g.lr=1e-3"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2 and "error: loss.optimizer_g.lr is now model.optimizer_g.lr" in done.stderr
+
+
+@pytest.mark.parametrize(("loss", "dropped"), [("loss=logistic_r1", "loss.r1_weight=10.0"), ("loss.n_critic=2", "loss.n_critic=2"),
+                                               ("loss=wgan_clip_authors", "loss.clip_value=0.01")])
+def test_a_translation_model_refuses_a_loss_whose_parts_it_would_drop(loss, dropped, tmp_path):
+    """CycleGAN and pix2pix take the loss's criterion alone: a penalty, clipping or extra critic steps would be
+    silently ignored, so the config is refused naming them; the plain criteria pass."""
+    with pytest.raises(ConfigError, match=re.escape(dropped)):
+        validate(compose_train(["model=cyclegan", "data=horse2zebra", loss], tmp_path))
+    for plain in ("lsgan", "bce", "hinge"):
+        validate(compose_train(["model=pix2pix", "data=facades", f"loss={plain}"], tmp_path))

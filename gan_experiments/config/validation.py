@@ -224,7 +224,8 @@ def _translation_loss_problems(cfg: DictConfig) -> list[str]:
     except Exception:  # noqa: BLE001 - an unknown class is reported when it is built
         return []
     dropped = [f"loss.{key}={loss.get(key)}" for key, unused in (("gp_weight", 0), ("r1_weight", 0),
-               ("clip_value", None), ("n_critic", 1)) if key in loss and loss.get(key) not in (unused, 0.0)]
+               ("clip_value", None), ("n_critic", 1), ("critic_schedule", None))
+               if key in loss and loss.get(key) not in (unused, 0.0)]
     if is_translation and dropped:
         return [f"{', '.join(dropped)}: {target.rsplit('.', 1)[-1]} trains D and G once per batch with the loss's "
                 "criterion alone (no penalties, clipping or extra critic steps): use loss=lsgan, bce or hinge"]
