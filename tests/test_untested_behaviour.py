@@ -323,11 +323,7 @@ def leaf_names(cfg) -> set[str]:
 
 
 # a rule whose key exists in no config: xfail with the reason while its owner fixes it
-_MOVED_TO_TASKS = ("moved into the task node (task.<key>, conf/task) and checked there by its schema "
-                   "(gan_experiments/config/task_schemas.py, issue 18): delete this rule")
-STALE_RULES: dict[str, str] = {key: _MOVED_TO_TASKS for key in (
-    "num_images", "steps", "draws", "edit_steps", "batch_size", "purity_samples", "memorization_train_images",
-    "test_mode", "augment.real_per_class", "augment.fake_per_class", "augment.steps", "augment.seeds")}
+STALE_RULES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("key", sorted({rule.key for rule in config_validation.RULES}))

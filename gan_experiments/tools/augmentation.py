@@ -24,7 +24,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
@@ -35,6 +34,7 @@ from gan_experiments.metrics.reference import first_images  # noqa: E402
 from gan_experiments.tools.checkpoints import checkpoint_module  # noqa: E402
 from gan_experiments.tools.common import datamodule_of  # noqa: E402
 from gan_experiments.tools.latents import truncated_normal  # noqa: E402
+from gan_experiments.training import fit_classifier  # noqa: E402
 
 CONDITIONS = ("real_only", "real_std_aug", "real_plus_gan", "real_plus_both")
 # fill -1: the background of images in [-1, 1] (black), not mid-gray
@@ -76,21 +76,15 @@ def generated(module, per_class: int, classes: int, truncation: float | None, se
 def train_and_score(images, labels, test_images, test_labels, classes: int, augment: bool, steps: int,
                     batch_size: int, seed: int) -> float:
     """Test accuracy of a classifier trained on (images, labels) for ``steps`` batches."""
+    def batches():
+        order = itertools.chain.from_iterable(torch.randperm(len(images)).split(batch_size) for _ in itertools.count())
+        for index in order:
+            x = images[index]
+            yield (torch.stack([STANDARD_AUGMENTATION(image) for image in x]) if augment else x), labels[index]
+
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        classifier = DomainClassifier(images.shape[1], classes)
-        optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-3)
-        classifier.train()
-        batches = itertools.chain.from_iterable(torch.randperm(len(images)).split(batch_size) for _ in itertools.count())
-        for index in itertools.islice(batches, steps):
-            x = images[index]
-            if augment:
-                x = torch.stack([STANDARD_AUGMENTATION(image) for image in x])
-            loss = F.cross_entropy(classifier(x), labels[index])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        classifier.eval()
+        classifier = fit_classifier(DomainClassifier(images.shape[1], classes), batches(), steps)
         with torch.no_grad():
             hits = sum((classifier(x).argmax(1) == y).sum().item()
                        for x, y in zip(test_images.split(1000), test_labels.split(1000), strict=True))
