@@ -6,7 +6,6 @@ Flow of ``train``: validate the config -> write the resolved config -> seed -> D
 
 from __future__ import annotations
 
-import json
 import random
 import warnings
 from collections.abc import Sequence
@@ -168,12 +167,13 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
 
 
 def final_metrics(trainer: L.Trainer) -> dict[str, Any]:
-    """The run's final metrics: what the ``MetricsJSON`` callback wrote (wherever its ``path`` points; on a
-    resume it keeps the earlier part's values), else, with that callback off (``callbacks.metrics_json=null``)
-    or before it wrote anything, the same dict computed from the trainer (``collect_metrics``)."""
+    """The run's final metrics from one source, ``collect_metrics(trainer)``: with the ``MetricsJSON``
+    callback, what it writes (on a resume: the earlier part's values updated with this part's), computed in
+    memory on every rank rather than read back from the file; without it (``callbacks.metrics_json=null``),
+    the same dict for this part alone."""
     for callback in trainer.callbacks:
-        if isinstance(callback, MetricsJSON) and callback.path.is_file():
-            return json.loads(callback.path.read_text())
+        if isinstance(callback, MetricsJSON):
+            return callback.metrics(trainer)
     return collect_metrics(trainer)
 
 

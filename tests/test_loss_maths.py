@@ -210,7 +210,12 @@ def test_gan_loss_steps_and_repr():
     assert [loss.critic_steps_before(g) for g in (0, 1, 2)] == [9, 5, 5]
     assert [GANLoss(BCELoss(), n_critic=3).critic_steps_before(g) for g in (0, 24, 500)] == [3, 3, 3]
     assert repr(GANLoss(HingeLoss())) == (
-        "GANLoss(HingeLoss(), n_critic=1, gp_weight=0.0, clip_value=None, r1_weight=0.0, critic_schedule=None)")
+        "GANLoss(HingeLoss(), n_critic=1, gp_weight=0.0, clip_value=None, r1_weight=0.0, critic_schedule=None, "
+        "critic_norm='batch')")
+    # a mapping of CriticSchedule's fields (the config's '{...}' spelling) is the schedule those fields make
+    mapped = GANLoss(WassersteinLoss(), critic_schedule={"warmup_n_critic": 3})
+    assert mapped.critic_schedule == CriticSchedule(warmup_n_critic=3)
+    assert GANLoss(WassersteinLoss(), critic_norm="layer").critic_norm == "layer"
     plain = GANLoss(BCELoss())
     assert (plain.n_critic, plain.gp_weight, plain.clip_value, plain.r1_weight, plain.critic_schedule) == (1, 0.0, None, 0.0, None)
 
@@ -222,7 +227,10 @@ def test_gan_loss_accepts_its_boundaries():
 @pytest.mark.parametrize("kwargs, message", [
     ({"n_critic": 0}, "n_critic must be an integer >= 1, got 0"),
     ({"n_critic": 2.0}, "n_critic must be an integer >= 1, got 2.0"),
-    ({"critic_schedule": {"warmup_n_critic": 3}}, "critic_schedule must be a CriticSchedule or None, got {'warmup_n_critic': 3}"),
+    ({"critic_schedule": 3}, "critic_schedule must be a CriticSchedule, a mapping of its fields or None, got 3"),
+    ({"critic_schedule": {"warmup_n_critic": 0}}, "critic_schedule.warmup_n_critic=0 is invalid: expected an integer >= 1"),
+    ({"critic_schedule": {"every": 5}}, "critic_schedule has no field 'every': its fields are warmup_generator_steps, "
+                                         "warmup_n_critic, warmup_every, generator_step_at_epoch_end"),
     ({"gp_weight": -0.5}, "gp_weight must be >= 0, got -0.5"),
     ({"r1_weight": -1e-3}, "r1_weight must be >= 0, got -0.001"),
     ({"clip_value": 0.0}, "clip_value must be > 0 or null, got 0.0"),

@@ -48,10 +48,14 @@ class MetricsJSON(Callback):
         resumed = trainer.global_step > 0
         self.previous = json.loads(self.path.read_text()) if resumed and self.path.is_file() else {}
 
+    def metrics(self, trainer: Trainer) -> dict:
+        """What the file holds: the earlier part's metrics (on a resume) updated with this part's."""
+        return dict(sorted((self.previous | collect_metrics(trainer)).items()))
+
     @rank_zero_only
     def write(self, trainer: Trainer) -> None:
         if trainer.callback_metrics:
-            write_json_atomic(self.path, dict(sorted((self.previous | collect_metrics(trainer)).items())))
+            write_json_atomic(self.path, self.metrics(trainer))
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.write(trainer)
