@@ -33,11 +33,27 @@ def documented_commands() -> list[tuple[str, str, list[str]]]:
     return [(where, script, list(words)) for (script, words), where in sorted(found.items())]
 
 
+HYDRA_FLAGS = {"--help": 0, "--hydra-help": 0, "--info": 0, "--cfg": 1, "--package": 1, "--resolve": 0}
+
+
+def without_hydra_flags(words: list[str]) -> list[str]:
+    """The overrides of a command, without Hydra's own flags (``--help``, ``--cfg job``, ``--package task``)."""
+    kept, skip = [], 0
+    for word in words:
+        if skip:
+            skip -= 1
+        elif word in HYDRA_FLAGS:
+            skip = HYDRA_FLAGS[word]
+        else:
+            kept.append(word)
+    return kept
+
+
 def one_job(overrides: list[str]) -> list[str]:
     """What the shell passes for a multirun's first job: -m dropped, each sweep (a,b,c) at its first value,
     ~ expanded (bash expands it after '=')."""
     overrides = [re.sub(r"=([^,\[\]]+),.*$", r"=\1", o) if "," in o and "[" not in o else o
-                 for o in overrides if o not in ("-m", "--multirun")]
+                 for o in without_hydra_flags(overrides) if o not in ("-m", "--multirun")]
     return [o.replace("=~/", f"={Path.home()}/") for o in overrides]
 
 
