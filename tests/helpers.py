@@ -253,3 +253,19 @@ class RecordGeneratorDtype(Callback):
         with trainer.precision_plugin.forward_context():
             fake = pl_module.generator(torch.randn(2, pl_module.latent_dim))
         self.path.write_text(str(fake.dtype))
+
+
+HYDRA_FLAGS = {"--help": 0, "--hydra-help": 0, "--info": 0, "--cfg": 1, "--package": 1, "--resolve": 0}
+
+
+def without_hydra_flags(words: list[str]) -> list[str]:
+    """The overrides of a command, without Hydra's own flags (``--help``, ``--cfg job``, ``--package task``)."""
+    kept, skip = [], 0
+    for word in words:
+        if skip:
+            skip -= 1
+        elif word in HYDRA_FLAGS:
+            skip = HYDRA_FLAGS[word]
+        else:
+            kept.append(word)
+    return kept

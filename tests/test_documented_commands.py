@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 from gan_experiments.config import ConfigError
 from gan_experiments.config.signatures import signature_problems
 from gan_experiments.config.task_schemas import task_overrides
-from tests.helpers import CONF, ROOT
+from tests.helpers import CONF, ROOT, without_hydra_flags
 
 # docs/adding-a-model.md's commands use a config dir of the reader's own: tests/test_add_a_model.py runs them
 DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "adding-a-model.md")]
@@ -31,22 +31,6 @@ def documented_commands() -> list[tuple[str, str, list[str]]]:
             words = shlex.split(command, posix=True)
             found.setdefault((script, tuple(words)), doc.relative_to(ROOT).as_posix())
     return [(where, script, list(words)) for (script, words), where in sorted(found.items())]
-
-
-HYDRA_FLAGS = {"--help": 0, "--hydra-help": 0, "--info": 0, "--cfg": 1, "--package": 1, "--resolve": 0}
-
-
-def without_hydra_flags(words: list[str]) -> list[str]:
-    """The overrides of a command, without Hydra's own flags (``--help``, ``--cfg job``, ``--package task``)."""
-    kept, skip = [], 0
-    for word in words:
-        if skip:
-            skip -= 1
-        elif word in HYDRA_FLAGS:
-            skip = HYDRA_FLAGS[word]
-        else:
-            kept.append(word)
-    return kept
 
 
 def one_job(overrides: list[str]) -> list[str]:

@@ -53,8 +53,7 @@ from gan_experiments.tools import (
     truncation,
     z_directions,
 )
-from tests.helpers import CONF, ROOT, compose_evaluate
-from tests.test_documented_commands import without_hydra_flags
+from tests.helpers import CONF, ROOT, compose_evaluate, without_hydra_flags
 
 TASK_DIR = CONF / "task"
 # what each task=NAME must build: the real functions, pinned here independently of conf/task

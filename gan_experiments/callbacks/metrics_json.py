@@ -43,13 +43,19 @@ class MetricsJSON(Callback):
     def __init__(self, path: str):
         self.path = Path(path)
         self.previous: dict = {}
+        self.ran_here = False
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.ran_here = True
         resumed = trainer.global_step > 0
         self.previous = json.loads(self.path.read_text()) if resumed and self.path.is_file() else {}
 
     def metrics(self, trainer: Trainer) -> dict:
-        """What the file holds: the earlier part's metrics (on a resume) updated with this part's."""
+        """What the file holds: the earlier part's metrics (on a resume) updated with this part's. Where the
+        loop ran in other processes (``ddp_spawn``: this object is the launcher's copy, whose callbacks never
+        ran, so their ``metrics_info`` is empty) it is the file rank 0 wrote."""
+        if not self.ran_here and self.path.is_file():
+            return json.loads(self.path.read_text())
         return dict(sorted((self.previous | collect_metrics(trainer)).items()))
 
     @rank_zero_only
