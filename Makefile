@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.install-stamp
 MARKERS ?= not slow and not gpu
 ARGS ?=
 
-.PHONY: install browser train test test-gpu gpu-check lint bench benchmark mutation clean
+.PHONY: install browser train test test-gpu gpu-check lint bench benchmark gallery mutation clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(ARGS)
 
 benchmark: bench
+
+# every model trained on real data, pictures and a table in docs/gallery/ (benchmarks/gallery.py; hours on 2
+# CPU cores, resumable: a second call continues each unfinished entry); ARGS="--only dcgan_mnist" for one
+gallery: $(STAMP)
+	$(PY) benchmarks/gallery.py $(ARGS)
 
 # mutation testing of the maths modules ([tool.mutmut] in pyproject.toml: which modules, which fast tests),
 # then one JSON line per module (benchmarks/mutation_score.py; equivalent mutants in
