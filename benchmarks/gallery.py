@@ -5,7 +5,7 @@ a user would (so an interrupted entry resumes from its last checkpoint at the ne
 ``evaluate.py`` tasks on its checkpoint, then its pictures copied into ``docs/gallery/`` (PNG, or JPEG where
 a PNG would pass ``MAX_BYTES``), then one row per entry in ``docs/gallery/README.md`` and
 ``docs/gallery/results.json``. Wall time adds up over sittings; a finished entry is skipped (``--force``
-redoes it). Entries never run keep a "not run yet" row with their command.
+continues it, e.g. with a larger ``trainer.max_epochs``). Entries never run keep a "not run yet" row.
 
     python benchmarks/gallery.py [--only dcgan_mnist vae_mnist] [--list] [--force]
         [--data-root ../shared/data] [--runs logs/gallery] [--out docs/gallery] [-- extra overrides]
@@ -23,7 +23,7 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -134,18 +134,16 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores ({cpu}), {torch.get_num_threads()} torch threads"
 
 
-def run_logged(command: list[str], log: Path, data_root: Path | None) -> float:
+def run_logged(command: list[str], log: Path, data_root: Path | None) -> None:
     """Runs ``command`` in the project root (datasets under ``data_root`` through ``$GAN_DATA_DIR``, which
-    train.py's and evaluate.py's ``paths.data_dir`` read), its output appended to ``log``; its seconds."""
+    train.py's and evaluate.py's ``paths.data_dir`` read), its output appended to ``log``."""
     env = os.environ | ({"GAN_DATA_DIR": str(data_root)} if data_root else {})
-    start = time.perf_counter()
     with log.open("a") as out:
         out.write(f"\n$ {shlex.join(command)}\n")
         out.flush()
         proc = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} failed (exit {proc.returncode}); its output: {log}")
-    return time.perf_counter() - start
 
 
 def training_progress(run_dir: Path) -> dict:
@@ -205,11 +203,13 @@ def run_entry(entry: Entry, runs: Path, out_dir: Path, data_root: Path | None, e
     state = load_state(run_dir)
     if not state.get("trained"):
         state["sittings"] += 1
-        save_state(run_dir, state)
-        seconds = run_logged(entry.train_command(run_dir, extra), log, data_root)
-        state["train_seconds"] += seconds
-        state["trained"] = True
-        save_state(run_dir, state)
+        start = time.perf_counter()
+        try:  # an interrupted sitting's time counts too: the next one resumes from its checkpoint
+            run_logged(entry.train_command(run_dir, extra), log, data_root)
+            state["trained"] = True
+        finally:
+            state["train_seconds"] += time.perf_counter() - start
+            save_state(run_dir, state)
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     for task in entry.tasks:
         run_logged([sys.executable, "evaluate.py", *task.overrides, f"ckpt={ckpt}",
@@ -217,7 +217,7 @@ def run_entry(entry: Entry, runs: Path, out_dir: Path, data_root: Path | None, e
                     f"hydra.run.dir={run_dir / 'eval' / task.label}"], log, data_root)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     progress = training_progress(run_dir)
-    batch_size = int(extra_value(entry, extra, "data.batch_size") or configured_batch_size(run_dir))
+    batch_size = configured_batch_size(run_dir)
     return {
         "name": entry.name, "model": entry.model, "data": entry.data, "resolution": entry.resolution,
         "command": command_text(entry, extra),
@@ -229,11 +229,6 @@ def run_entry(entry: Entry, runs: Path, out_dir: Path, data_root: Path | None, e
         "pictures": [{"file": publish(p, run_dir, out_dir).name, "caption": p.caption} for p in entry.pictures],
         "date": time.strftime("%Y-%m-%d"),
     }
-
-
-def extra_value(entry: Entry, extra: list[str], key: str) -> str | None:
-    values = [o.split("=", 1)[1] for o in (*entry.overrides, *extra) if o.startswith(f"{key}=")]
-    return values[-1] if values else None
 
 
 def configured_batch_size(run_dir: Path) -> int:
@@ -287,7 +282,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", help="entry names (default: all)")
     parser.add_argument("--list", action="store_true", help="print the entries and their commands, run nothing")
-    parser.add_argument("--force", action="store_true", help="train again entries that have finished")
+    parser.add_argument("--force", action="store_true",
+                        help="run finished entries' training again: it resumes from their checkpoint, so give a "
+                             "larger budget in the extra overrides (delete <runs>/<name> to start over)")
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_dir() else None,
                         help="where the datasets are (default ../shared/data if present, else data.root's default)")
     parser.add_argument("--runs", type=Path, default=ROOT / "logs" / "gallery")
