@@ -5,7 +5,9 @@ a user would (so an interrupted entry resumes from its last checkpoint at the ne
 ``evaluate.py`` tasks on its checkpoint, then its pictures copied into ``docs/gallery/`` (PNG, or JPEG where
 a PNG would pass ``MAX_BYTES``), then one row per entry in ``docs/gallery/README.md`` and
 ``docs/gallery/results.json``. Wall time adds up over sittings; a finished entry is skipped (``--force``
-continues it, e.g. with a larger ``trainer.max_epochs``). Entries never run keep a "not run yet" row.
+continues it, e.g. with a larger ``trainer.max_epochs``). Entries never run keep a "not run yet" row. A row's
+``note`` in results.json (written by hand after looking at the picture, e.g. "not yet recognisable") is kept
+when the entry runs again and printed under the table.
 
     python benchmarks/gallery.py [--only dcgan_mnist vae_mnist] [--list] [--force]
         [--data-root ../shared/data] [--runs logs/gallery] [--out docs/gallery] [-- extra overrides]
