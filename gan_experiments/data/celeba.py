@@ -9,6 +9,8 @@
 
 The layout is detected from the files present. Batches are (images [N, 3, S, S] in [-1, 1],
 attributes [N, 40] in {0, 1}); CelebA has no classes (``num_classes = 0``: conditional models do not apply).
+``train_subset`` = n trains the GAN on a fixed random n of the training images (small-data studies such as
+ADA's); the metrics classifier still learns from the whole training split.
 """
 
 from __future__ import annotations
@@ -106,8 +108,10 @@ class CelebADataModule(GANDataModule, NamedAttributes):
         hflip: bool = False,
         bad_images: str = "skip",
         check_images: bool = True,
+        train_subset: int | None = None,
     ):
         super().__init__(batch_size, num_workers, bad_images, check_images)
+        self.train_subset, self.full_train_set = train_subset, None
         self.root = Path(root or default_root()).expanduser()
         self.image_size, self.channels, self.download, self.hflip = image_size, channels, download, hflip
         self.val_fraction, self.split_seed = val_fraction, split_seed
@@ -171,3 +175,18 @@ class CelebADataModule(GANDataModule, NamedAttributes):
             self.train_set = datasets.CelebA(str(self.root), "train", "attr", self.transform(True, 178))
             self.val_set = datasets.CelebA(str(self.root), "valid", "attr", self.transform(False, 178))
             self.attribute_names = list(self.train_set.attr_names[: self.num_attributes])
+        self.full_train_set = self.train_set
+        if self.train_subset is not None:
+            self.train_set = self._subset(self.full_train_set)
+
+    def _subset(self, dataset: Dataset) -> Dataset:
+        """A fixed random ``train_subset`` images of ``dataset`` (seeded by ``split_seed``)."""
+        if not 1 <= self.train_subset <= len(dataset):
+            raise ValueError(f"data.train_subset={self.train_subset} must be in [1, {len(dataset)}] "
+                             f"(the training images of {self.folder})")
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.split_seed))
+        return Subset(dataset, order[: self.train_subset].tolist())
+
+    def classifier_splits(self) -> tuple[Dataset, Dataset]:
+        """The metrics (attribute) classifier learns from the whole training split, also with a subset."""
+        return self.full_train_set, self.val_set

@@ -88,8 +88,8 @@ def check_fits(checkpoint: dict, module: LightningModule, source: str) -> None:
     stored, expected = checkpoint["state_dict"], module.state_dict()
     wrong = [f"{k} missing" for k in expected if k not in stored][:2]
     wrong += [f"{k} unexpected" for k in stored if k not in expected][:2]
-    wrong += [f"{k} is {list(_shape(stored[k]) or [])} there, {list(v.shape)} here"
-              for k, v in expected.items() if k in stored and _shape(stored[k]) != v.shape][:2]
+    wrong += [f"{k} is {list(_shape(stored[k]) or [])} there, {list(_shape(v) or [])} here"
+              for k, v in expected.items() if k in stored and _shape(stored[k]) != _shape(v)][:2]
     if wrong:
         raise ConfigError(f"{source} was written by another model than this run's ({'; '.join(wrong)}): resume "
                           "with the settings it was trained with (its run's .hydra/config.yaml), or start a new run")
@@ -102,7 +102,7 @@ def check_fits(checkpoint: dict, module: LightningModule, source: str) -> None:
 
 
 def _shape(value: Any) -> torch.Size | None:
-    """The shape of a stored tensor; None for anything else a checkpoint's state_dict may hold."""
+    """The shape of a stored tensor; None for anything else a state_dict may hold (a module's extra state)."""
     return value.shape if isinstance(value, torch.Tensor) else None
 
 

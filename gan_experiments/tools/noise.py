@@ -23,7 +23,7 @@ def noise_variation(cfg: DictConfig, *, ckpt: str, num_images: int, draws: int) 
     """``draws`` >= 2 (the task's schema checks it): the standard deviation needs two."""
     module, _ = checkpoint_module(cfg, ckpt)
     if not isinstance(module, StyleSpaceGenerator):
-        raise ConfigError("task=noise needs a StyleGAN checkpoint (model=stylegan)")
+        raise ConfigError("task=noise needs a StyleGAN checkpoint (model=stylegan or model=stylegan2)")
     n = min(num_images, 16)
     ws = module.styles(torch.randn(n, module.latent_dim, generator=torch.Generator().manual_seed(cfg.seed)))
     samples = []

@@ -32,7 +32,7 @@ def mix_band(ws_a: torch.Tensor, ws_b: torch.Tensor, start: int, stop: int | Non
 def style_mixing(cfg: DictConfig, *, ckpt: str, num_images: int) -> dict:
     module, _ = checkpoint_module(cfg, ckpt)
     if not isinstance(module, StyleSpaceGenerator):
-        raise ConfigError("task=style_mixing needs a StyleGAN checkpoint (model=stylegan)")
+        raise ConfigError("task=style_mixing needs a StyleGAN checkpoint (model=stylegan or model=stylegan2)")
     n = min(num_images, 8)
     gen = torch.Generator().manual_seed(cfg.seed)
     ws_a = module.styles(torch.randn(n, module.latent_dim, generator=gen)).cpu()

@@ -32,7 +32,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from gan_experiments.errors import ConfigError
-from gan_experiments.losses import AdversarialLoss, CriticSchedule, GANLoss
+from gan_experiments.losses import AdversarialLoss, CriticSchedule, GANLoss, StyleGAN2Loss
 
 # (package the class is defined in, base class it must subclass)
 ALLOWED_KINDS: tuple[tuple[str, type], ...] = (
@@ -43,6 +43,7 @@ ALLOWED_KINDS: tuple[tuple[str, type], ...] = (
     ("gan_experiments.losses", AdversarialLoss),
     # the loss group's objective and its critic schedule: plain values, no side effects
     ("gan_experiments.losses", GANLoss),
+    ("gan_experiments.losses", StyleGAN2Loss),
     ("gan_experiments.losses", CriticSchedule),
     ("torch.nn", nn.Module),
     ("torch.optim", Optimizer),
