@@ -1,4 +1,5 @@
-"""Evaluation during training: FID, KID, IS, precision/recall and class coverage every few epochs.
+"""Evaluation during training: FID, KID, IS, precision/recall and class coverage every few epochs, and
+optionally the perceptual path length (``metrics.ppl_samples`` > 0; off by default).
 
 Under DDP every rank generates its share of one fixed latent set (no sampler padding), the features are
 all-gathered, and every rank computes the same numbers as a single process would on the same images.
@@ -12,6 +13,7 @@ from gan_experiments.callbacks.capabilities import HasHeadlineMetric, ReportsMet
 from gan_experiments.callbacks.common import epoch_is_due, rank_zero_first, update_wandb_summary
 from gan_experiments.callbacks.toy2d import Toy2DEvaluation
 from gan_experiments.data.capabilities import PointMixture
+from gan_experiments.errors import ConfigError
 from gan_experiments.latents import fixed_latents  # noqa: F401 - importable from here, as before
 from gan_experiments.metrics.generator import (  # noqa: F401 - fake_features, gather_shards: importable from here
     fake_features,
@@ -20,8 +22,11 @@ from gan_experiments.metrics.generator import (  # noqa: F401 - fake_features, g
     truncates_in_w,
 )
 from gan_experiments.metrics.inception_download import INCEPTION_URL, VGG16_URL
+from gan_experiments.metrics.lpips import LPIPSDistance, lpips_distance
+from gan_experiments.metrics.ppl import EPSILON, describe_protocol, metric_name, perceptual_path_length
 from gan_experiments.metrics.protocols import ProtocolSetup, select_protocol, setup_protocol
 from gan_experiments.metrics.select import build_extractor, vgg16_extractor
+from gan_experiments.models.capabilities import StyleSpaceGenerator
 
 
 class GANMetrics(Callback, ReportsMetricsInfo, HasHeadlineMetric):
@@ -32,6 +37,11 @@ class GANMetrics(Callback, ReportsMetricsInfo, HasHeadlineMetric):
     ``fid50k_full``) fixes the sets, counts and networks. ``metrics_info`` (written to metrics.json and
     the W&B summary) names the protocol, the extractors and the sample counts.
     On toy2d data it reports the mode coverage metrics instead (see Toy2DEvaluation).
+
+    ``ppl_samples`` > 0 (default 0: nothing is built or computed) adds the perceptual path length of that
+    many pairs, end points, no crop (``val/ppl2_wend``; ``val/ppl2_zend`` in Z), in ``ppl_space`` (null: w for
+    a StyleGAN, z otherwise), with LPIPS on the VGG-16 of ``vgg16_weights``. Seeded: under DDP every rank
+    computes the same value (the whole set, not a share).
     """
 
     def __init__(self, features: str = "auto", num_samples: int = 10000, every_n_epochs: int = 5,
@@ -39,9 +49,15 @@ class GANMetrics(Callback, ReportsMetricsInfo, HasHeadlineMetric):
                  cache_dir: str = "~/.cache/gan_experiments", classifier_steps: int = 600, k: int = 3,
                  seed: int = 0, samples_dir: str | None = None, inception_url: str | None = INCEPTION_URL,
                  protocol: str | None = None, protocol_num_fake: int | None = None, pr_features: str = "same",
-                 vgg16_weights: str | None = None, vgg16_url: str | None = VGG16_URL):
+                 vgg16_weights: str | None = None, vgg16_url: str | None = VGG16_URL, ppl_samples: int = 0,
+                 ppl_space: str | None = None):
         if num_samples < 2 or every_n_epochs < 1:
             raise ValueError("metrics.num_samples must be >= 2 and metrics.every_n_epochs >= 1")
+        if ppl_samples < 0 or ppl_space not in (None, "w", "z"):
+            raise ConfigError(f"metrics.ppl_samples must be >= 0 (0: no PPL), got {ppl_samples}, and "
+                              f"metrics.ppl_space w, z or null, got {ppl_space!r}")
+        self.ppl_samples, self.ppl_space = ppl_samples, ppl_space
+        self.ppl_network: LPIPSDistance | None = None
         self.protocol = select_protocol(protocol, num_samples, features, k, pr_features, protocol_num_fake)
         self.every_n_epochs, self.batch_size, self.seed = every_n_epochs, batch_size, seed
         self.inception_weights, self.inception_url, self.cache_dir = inception_weights, inception_url, cache_dir
@@ -63,13 +79,33 @@ class GANMetrics(Callback, ReportsMetricsInfo, HasHeadlineMetric):
         return setup_protocol(self.protocol, datamodule, extractor and extractor.to(device),
                               lambda: vgg16_extractor(self.vgg16_weights, self.vgg16_url), self.cache_dir, device)
 
+    def space_of(self, pl_module: LightningModule) -> str:
+        """``ppl_space``, or w for a StyleGAN and z for other generators."""
+        in_w = isinstance(pl_module, StyleSpaceGenerator) and not pl_module.num_classes
+        space = self.ppl_space or ("w" if in_w else "z")
+        if space == "w" and not in_w:
+            raise ConfigError("metrics.ppl_space=w needs an unconditional StyleGAN (a mapping network without "
+                              "labels); use metrics.ppl_space=z or null")
+        return space
+
+    def prepare_ppl(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        space = self.space_of(pl_module)
+        self.ppl_network = rank_zero_first(trainer, lambda: lpips_distance(self.vgg16_weights, self.vgg16_url),
+                                           "ppl").to(pl_module.device)
+        info = {"val/ppl_protocol": describe_protocol(space, "end", EPSILON, self.ppl_samples, False),
+                "val/ppl_network": self.ppl_network.fingerprint}
+        self.metrics_info |= info
+        update_wandb_summary(trainer, info)
+
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self._is_toy(trainer):
             return
+        if self.ppl_samples:
+            self.prepare_ppl(trainer, pl_module)
         self.setup = rank_zero_first(trainer, lambda: self.prepare(trainer.datamodule, pl_module.device), "gan_metrics")
         if self.setup is None:  # unlabelled data and no Inception weights: said once, nothing to compute
             return
-        self.metrics_info = self.setup.info("val/")
+        self.metrics_info = self.setup.info("val/") | self.metrics_info
         update_wandb_summary(trainer, self.metrics_info)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -78,10 +114,20 @@ class GANMetrics(Callback, ReportsMetricsInfo, HasHeadlineMetric):
         if self._is_toy(trainer):
             self.toy.on_train_epoch_end(trainer, pl_module)
             return
+        if self.ppl_network is not None:
+            pl_module.log(*self.evaluate_ppl(pl_module))
         if self.setup is None:
             return
         for name, value in self.evaluate(trainer, pl_module).items():
             pl_module.log(f"val/{name}", value, prog_bar=name == "fid")
+
+    def evaluate_ppl(self, pl_module: LightningModule) -> tuple[str, float]:
+        """(val/ppl2_wend or val/ppl2_zend, its value) on ``ppl_samples`` seeded pairs."""
+        space = self.space_of(pl_module)
+        result = perceptual_path_length(pl_module, self.ppl_network, num_samples=self.ppl_samples, space=space,
+                                        sampling="end", batch_size=max(1, self.batch_size // 2), seed=self.seed,
+                                        device=pl_module.device)
+        return f"val/{metric_name(space, 'end', False)}", result.ppl
 
     def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
         scores, _, _ = generator_scores(pl_module, self.setup, self.seed, self.batch_size, trainer=trainer)

@@ -52,6 +52,13 @@ class Method(Enum):
     linear = "linear"
 
 
+class Sampling(Enum):
+    """Where on the path the perceptual path length looks: t ~ U[0, 1) (full) or t = 0 (end points)."""
+
+    full = "full"
+    end = "end"
+
+
 class Direction(Enum):
     a2b = "a2b"
     b2a = "b2a"
@@ -173,6 +180,19 @@ class NoiseTask(TaskSchema):
     ckpt: str
     num_images: int = at_least(1)
     draws: int = at_least(2, " (noise draws per latent: the standard deviation needs 2)")
+
+
+@dataclass
+class PPLTask(TaskSchema):
+    name: ClassVar[str] = "ppl"
+    ckpt: str
+    space: Space
+    sampling: Sampling
+    num_samples: int = at_least(1)
+    epsilon: float = positive()
+    crop: bool
+    batch_size: int = at_least(1)
+    device: str | None
 
 
 @dataclass
