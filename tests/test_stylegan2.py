@@ -115,7 +115,8 @@ def test_every_phase_trains_under_mixed_precision(precision, tmp_path):
     for optimizer in record["optimizers"]:
         assert optimizer["stepped"] and optimizer["changed_fraction"] >= 0.8, optimizer
     ckpt = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=True)
-    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values()
+               if isinstance(v, torch.Tensor) and v.is_floating_point())
     if precision == ["trainer=fp16_cpu"]:
         assert "MixedPrecision" in ckpt and math.isfinite(ckpt["MixedPrecision"]["scale"])
 
@@ -133,6 +134,12 @@ def test_samples_and_tools_use_g_ema(tmp_path):
     assert torch.equal(a, module.synthesize(module.styles(z)))
     torch.manual_seed(0)
     assert not torch.equal(a, module.generator.eval()(z))
+    module.generator_ema.mapping.w_avg.normal_()
+    truncated = module.styles(z)
+    torch.manual_seed(0)
+    ws = module.generator_ema.truncate(truncated, 0.0, 2)
+    torch.manual_seed(0)
+    assert torch.equal(module.sample(z, psi=0.0, truncation_layers=2), module.synthesize(ws))
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +149,9 @@ def stylegan2_checkpoint(tmp_path_factory):
     return run / "checkpoints" / "last.ckpt"
 
 
-@pytest.mark.parametrize("task", ["style_mixing", "truncation", "noise", "interpolate"])
+@pytest.mark.parametrize("task", ["style_mixing", "noise", "interpolate"])
 def test_the_stylegan_tools_run_on_a_stylegan2_checkpoint(task, stylegan2_checkpoint, tmp_path):
+    """(task=truncation computes FIDs per psi: slow; it goes through ``sample(psi=...)``, tested above.)"""
     cfg = compose_evaluate([f"task={task}", f"ckpt={stylegan2_checkpoint}", f"out_dir={tmp_path}/out",
                             f"out={tmp_path}/out.json"])
     result = evaluate(cfg)

@@ -47,6 +47,7 @@ from gan_experiments.tools import (
     latent_traversal,
     metrics,
     noise,
+    ppl,
     samples,
     style_mixing,
     translate,
@@ -64,6 +65,7 @@ FUNCTIONS = {
     "style_mixing": style_mixing.style_mixing, "noise": noise.noise_variation, "edit": edit.edit,
     "bias_audit": bias_audit.bias_audit, "latent_traversal": latent_traversal.latent_traversal,
     "z_directions": z_directions.z_directions, "augmentation": augmentation.augmentation_study, "hype": hype.hype,
+    "ppl": ppl.ppl_task,
 }
 # values for the required parameters, so that every task composes complete
 REQUIRED = {"compare": ["real=mnist", "fake=fakes/"], "translate": ["input_dir=photos/"],
@@ -98,7 +100,7 @@ def run_evaluate(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
 
 # --- the group: one option per task, each typed, each building its function -----------------------------------
 
-def test_the_task_group_holds_the_fifteen_tasks_each_with_its_schema():
+def test_the_task_group_holds_every_task_each_with_its_schema():
     assert task_names(TASK_DIR) == sorted(FUNCTIONS)
     assert [schema.name for schema in schemas()] == sorted(FUNCTIONS)
 
