@@ -1,7 +1,9 @@
-"""The GAN family trained by alternating critic and generator steps: GAN, DCGAN, WGAN, WGAN-GP and cGAN.
+"""The GAN family trained by alternating critic and generator steps: GAN, DCGAN, WGAN, WGAN-GP, cGAN and
+its conditional discriminators (concat, projection, AC-GAN).
 
 Which of these a run is depends only on the parts it is given: the networks (MLP or DCGAN, conditional
-when ``generator.num_classes > 0``) and the loss (criterion, constraint, critic steps).
+when ``generator.num_classes > 0``; an AC-GAN discriminator adds the auxiliary classification loss) and the
+loss (criterion, constraint, critic steps).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
 from gan_experiments.losses import GANLoss, clip_weights_, gradient_penalty, interpolate, r1_of
+from gan_experiments.losses.auxiliary import auxiliary_classification_loss
 from gan_experiments.models.base import AdversarialModule, OptimizerFactory
 from gan_experiments.models.capabilities import LatentGenerator
 from gan_experiments.models.inference import eval_mode
+from gan_experiments.networks.conditioning import classifying_discriminator
 from gan_experiments.training.diffaugment import DiffAugment
 
 
@@ -44,6 +48,12 @@ class GANModule(AdversarialModule, LatentGenerator):
     for every real batch x ~ p_data (with labels y for a cGAN):
         critic step:    z ~ N(0, I);  minimize L_D(D(x, y), D(G(z, y), y)) [+ lambda GP] [+ gamma/2 R1]  [then clip D]
         every n_critic-th batch, generator step: fresh z;  minimize L_G(D(G(z, y), y))
+
+With an AC-GAN discriminator (one that declares ``AuxiliaryClassifierDiscriminator`` and ``classifies``;
+Odena et al. 2017), D(x) sees no label and also returns class logits C(x) [N, K]; with w = ``aux_weight``:
+        critic step:    + w · (CE(C(x), y) + CE(C(G(z, y)), y))        (train/d_aux, train/d_real_class_acc)
+        generator step: + w · CE(C(G(z, y)), y)                          (train/g_aux)
+(``losses.auxiliary``); GP and R1 differentiate the source logit D(x) only.
 
     Each critic step sees a fresh real batch, so with n_critic = 5 the generator steps every 5th batch
     (WGAN, Arjovsky et al. 2017, Algorithm 1). ``trainer.global_step`` counts both optimizers' steps.
@@ -72,12 +82,21 @@ class GANModule(AdversarialModule, LatentGenerator):
         optimizer_d: OptimizerFactory,
         ema_decay: float = 0.0,
         diffaugment: list[str] | None = None,
+        aux_weight: float = 1.0,
     ):
         super().__init__()
         loss.check_discriminator(discriminator)
         if not 0 <= ema_decay < 1:
             raise ValueError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
+        if not aux_weight >= 0:
+            raise ValueError(f"model.aux_weight must be >= 0, got {aux_weight}")
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
+        # w of the AC-GAN auxiliary classification loss; used only when D classifies
+        self.aux_weight, self.acgan = aux_weight, classifying_discriminator(discriminator)
+        if self.acgan and generator.num_classes != discriminator.num_classes:
+            raise ValueError("an AC-GAN discriminator (model.discriminator.conditioning=acgan) classifies into "
+                             f"{discriminator.num_classes} classes but model.generator.num_classes is "
+                             f"{generator.num_classes}: they must match")
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         # counters of the critic/generator alternation (in checkpoints): critic steps, generator steps g, and
         # critic steps since G's last step (what a loss.critic_schedule compares with critic_steps_before(g))
@@ -153,15 +172,28 @@ class GANModule(AdversarialModule, LatentGenerator):
             clip_weights_(self.discriminator, self.loss.clip_value)
         return logs
 
+    def _critic_outputs(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(D(T(x), y) [N], class logits C(T(x)) [N, K] for an AC-GAN discriminator, else None), one pass."""
+        if self.acgan:
+            return self.discriminator.logits_and_classes(self.augment(x), labels)
+        return self.discriminator(self.augment(x), labels), None
+
     def _critic_loss(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """{d_real, d_fake: mean critic outputs, [gp, r1,] d_loss = L_D(D(x), D(G(z))) + lambda * GP(x_hat)
-        + gamma / 2 * R1(x)}, each a scalar []; real [N, ...], fake [N, ...] (detached)."""
-        critic = lambda x: self.discriminator(self.augment(x), labels)  # noqa: E731
+        """{d_real, d_fake: mean critic outputs, [gp, r1, d_aux, d_real_class_acc,] d_loss = L_D(D(x), D(G(z)))
+        + lambda * GP(x_hat) + gamma / 2 * R1(x) [+ w * d_aux]}, each a scalar []; real [N, ...], fake [N, ...]
+        (detached), labels [N] (the fakes' classes too) or None."""
+        critic = lambda x: self.discriminator(self.augment(x), labels)  # noqa: E731  (source logit only: GP)
         if self.loss.r1_weight > 0:  # R1 differentiates this very D(x): one forward on the reals, as NVlabs
             real = real.detach().requires_grad_(True)
-        d_real, d_fake = critic(real), critic(fake)
+        d_real, real_classes = self._critic_outputs(real, labels)
+        d_fake, fake_classes = self._critic_outputs(fake, labels)
         loss = self.loss.criterion.discriminator_loss(d_real, d_fake)
         terms = {"d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+        if self.acgan:  # AC-GAN: D maximizes the class log-likelihood of reals and fakes (L_C)
+            terms["d_aux"] = (auxiliary_classification_loss(real_classes, labels)
+                              + auxiliary_classification_loss(fake_classes, labels))
+            terms["d_real_class_acc"] = (real_classes.detach().argmax(dim=1) == labels).float().mean()
+            loss = loss + self.aux_weight * terms["d_aux"]
         if self.loss.gp_weight > 0:
             terms["gp"] = gradient_penalty(critic, interpolate(real.detach(), fake))
             loss = loss + self.loss.gp_weight * terms["gp"]
@@ -172,13 +204,19 @@ class GANModule(AdversarialModule, LatentGenerator):
         return terms
 
     def _generator_step(self, opt: Optimizer, n: int, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        def losses() -> dict[str, torch.Tensor]:
-            fake = self.generator(self.sample_latent(n), labels)
-            return {"g_loss": self.loss.criterion.generator_loss(self.discriminator(self.augment(fake), labels))}
-
-        logs = self.optimize(opt, losses, "g_loss")
+        logs = self.optimize(opt, lambda: self._generator_loss(n, labels), "g_loss")
         self._update_ema()
         return logs
+
+    def _generator_loss(self, n: int, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """{[g_aux,] g_loss = L_G(D(G(z, y), y)) [+ w * g_aux]} for fresh z [n, latent_dim], labels [n] or None."""
+        fake = self.generator(self.sample_latent(n), labels)
+        d_fake, fake_classes = self._critic_outputs(fake, labels)
+        terms = {"g_loss": self.loss.criterion.generator_loss(d_fake)}
+        if self.acgan:  # AC-GAN: G also maximizes the class log-likelihood of its samples
+            terms["g_aux"] = auxiliary_classification_loss(fake_classes, labels)
+            terms["g_loss"] = terms["g_loss"] + self.aux_weight * terms["g_aux"]
+        return terms
 
     def _update_ema(self) -> None:
         if self.generator_ema is not None:

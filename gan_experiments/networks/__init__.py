@@ -1,5 +1,10 @@
 """Networks by role: generators, discriminators (raw logits) and the VAE encoder; no losses here."""
 
+from gan_experiments.networks.conditioning import (
+    AuxiliaryClassifierDiscriminator,
+    AuxiliaryClassifierHead,
+    ProjectionHead,
+)
 from gan_experiments.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_experiments.networks.infogan import InfoGANDiscriminator
 from gan_experiments.networks.mlp import MLPDiscriminator, MLPGenerator
@@ -10,6 +15,8 @@ from gan_experiments.networks.unet import UnetGenerator
 from gan_experiments.networks.vae import ConvEncoder
 
 __all__ = [
+    "AuxiliaryClassifierDiscriminator",
+    "AuxiliaryClassifierHead",
     "ConvEncoder",
     "DCGANDiscriminator",
     "DCGANGenerator",
@@ -17,6 +24,7 @@ __all__ = [
     "MLPDiscriminator",
     "MLPGenerator",
     "PatchDiscriminator",
+    "ProjectionHead",
     "ResnetGenerator",
     "StyleGANDiscriminator",
     "StyleGANGenerator",

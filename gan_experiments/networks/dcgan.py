@@ -8,25 +8,41 @@ the input layer, down to 4x4, then a 4x4 convolution to one raw logit per image,
 Options for any loss: ``spectral_norm`` (Miyato et al. 2018) on every discriminator layer, and a
 ``minibatch_std`` channel (Karras et al. 2018) before the last discriminator convolution.
 
-Conditioning (cGAN, Mirza & Osindero 2014): with ``num_classes = K > 0`` the generator input is
-concat(z, one_hot(y)) and the discriminator input is concat(x, K constant one-hot class maps).
+Conditioning: with ``num_classes = K > 0`` the generator input is concat(z, one_hot(y)) (cGAN, Mirza &
+Osindero 2014), and the discriminator's ``conditioning`` chooses how D uses the class (``networks.conditioning``):
+
+- ``concat`` (cGAN): D's input is concat(x, K constant one-hot class maps), [N, C + K, S, S].
+- ``projection`` (Miyato & Koyama 2018): D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, phi(x) [N, F] the last
+  conv block's 4x4 features summed over positions (global sum pooling, as the paper), psi linear; the
+  class enters only through the inner product.
+- ``acgan`` (Odena et al. 2017): D(x) sees no class; the usual 4x4 output convolution gives the source
+  logit and a linear head on phi(x) the class logits [N, K] (``logits_and_classes``).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
 
+from gan_experiments.networks.conditioning import (
+    AuxiliaryClassifierDiscriminator,
+    AuxiliaryClassifierHead,
+    ProjectionHead,
+)
 from gan_experiments.networks.layers import (
     MinibatchStdDev,
+    check_labels,
     concat_class_maps,
     concat_one_hot,
     init_normal_,
     norm_2d,
     spectral_norm_,
 )
+
+CONDITIONINGS = ("concat", "projection", "acgan")
 
 
 def _check_image_size(image_size: int) -> int:
@@ -76,8 +92,15 @@ class DCGANGenerator(nn.Module):
         return self.net(h[:, :, None, None])
 
 
-class DCGANDiscriminator(nn.Module):
-    """images [N, channels, image_size, image_size] (+ labels [N]) -> raw logits [N]."""
+class DCGANDiscriminator(AuxiliaryClassifierDiscriminator):
+    """images [N, channels, image_size, image_size] (+ labels [N]) -> raw logits [N].
+
+    ``conditioning`` (with ``num_classes`` K > 0; see the module docstring): ``concat`` (the default, and the
+    only choice of an unconditional D), ``projection`` or ``acgan``. Parameter names: ``net.*`` is the conv
+    stack (with the 4x4 output convolution as its last layer, except for ``projection``), ``projection.*``
+    (psi, embed) and ``classifier.*`` the conditioning heads. Declares ``AuxiliaryClassifierDiscriminator``;
+    ``classifies`` is True for ``acgan`` only.
+    """
 
     def __init__(
         self,
@@ -90,24 +113,77 @@ class DCGANDiscriminator(nn.Module):
         init_std: float = 0.02,
         spectral_norm: bool = False,
         minibatch_std: bool = False,
+        conditioning: Literal["concat", "projection", "acgan"] = "concat",
     ):
         super().__init__()
         stages = _check_image_size(image_size)
-        self.num_classes = num_classes
+        _check_conditioning(conditioning, num_classes)
+        self.num_classes, self.conditioning = num_classes, conditioning
         self.input_shape = (channels, image_size, image_size)
         widths = [min(base_channels * 2**i, max_channels) for i in range(stages)]
-        layers: list[nn.Module] = [nn.Conv2d(channels + num_classes, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        in_channels = channels + (num_classes if conditioning == "concat" else 0)
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), norm_2d(norm, c_out), nn.LeakyReLU(0.2, True)]
         if minibatch_std:
             layers.append(MinibatchStdDev())
-        layers += [nn.Conv2d(widths[-1] + minibatch_std, 1, 4, 1, 0)]
+        features = widths[-1] + minibatch_std  # F: channels of the last block's 4x4 map
+        self.trunk_layers = len(layers)  # net[:trunk_layers] maps x to the last block's features [N, F, 4, 4]
+        if conditioning != "projection":
+            layers += [nn.Conv2d(features, 1, 4, 1, 0)]
         self.net = nn.Sequential(*layers)
+        self.projection = ProjectionHead(features, num_classes) if conditioning == "projection" else None
+        self.classifier = AuxiliaryClassifierHead(features, num_classes) if conditioning == "acgan" else None
         init_normal_(self, init_std)
+        if self.projection is not None:  # DCGAN's N(0, std) for every weight, the class embedding included
+            nn.init.normal_(self.projection.embed.weight, 0.0, init_std)
         if spectral_norm:
             spectral_norm_(self)
+            if self.projection is not None:  # the paper normalizes the embedding too
+                nn.utils.parametrizations.spectral_norm(self.projection.embed)
+
+    @property
+    def classifies(self) -> bool:
+        return self.classifier is not None
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The last conv block's output, [N, C, S, S] -> [N, F, 4, 4] (no class input: projection, acgan)."""
+        self._check_images(x)
+        return self.net[: self.trunk_layers](x)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x) = sum over the 4x4 positions of ``feature_map(x)``, [N, F] (global sum pooling)."""
+        return self.feature_map(x).sum(dim=(2, 3))
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.conditioning == "projection":
+            check_labels(labels, self.num_classes, x.shape[0])
+            return self.projection(self.features(x), labels)
+        if self.conditioning == "acgan":
+            return self.logits_and_classes(x, labels)[0]
+        self._check_images(x)
+        return self.net(concat_class_maps(x, labels, self.num_classes)).flatten()
+
+    def logits_and_classes(self, x: torch.Tensor,
+                           labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(source logits [N], class logits [N, K]) from one pass for ``acgan``, with the labels ignored (shape
+        checked); (``forward(x, labels)``, None) otherwise."""
+        if self.classifier is None:
+            return self(x, labels), None
+        if labels is not None:
+            check_labels(labels, self.num_classes, x.shape[0])
+        h = self.feature_map(x)
+        return self.net[self.trunk_layers :](h).flatten(), self.classifier(h.sum(dim=(2, 3)))
+
+    def _check_images(self, x: torch.Tensor) -> None:
         if x.shape[1:] != self.input_shape:
             raise ValueError(f"images must have shape [N, {', '.join(map(str, self.input_shape))}], got {list(x.shape)}")
-        return self.net(concat_class_maps(x, labels, self.num_classes)).flatten()
+
+
+def _check_conditioning(conditioning: str, num_classes: int) -> None:
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"model.discriminator.conditioning must be one of {', '.join(CONDITIONINGS)}, "
+                         f"got {conditioning!r}")
+    if conditioning != "concat" and num_classes < 1:
+        raise ValueError(f"model.discriminator.conditioning={conditioning} needs class labels "
+                         f"(model.discriminator.num_classes > 0, e.g. model=cgan), got num_classes={num_classes}")
