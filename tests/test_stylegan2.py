@@ -156,3 +156,27 @@ def test_the_stylegan_tools_run_on_a_stylegan2_checkpoint(task, stylegan2_checkp
                             f"out={tmp_path}/out.json"])
     result = evaluate(cfg)
     assert result and any((tmp_path / "out").glob("*.png"))
+
+
+@pytest.mark.parametrize("conditioning", ["projection", "acgan"])
+def test_class_conditional_stylegan2_trains_with_either_discriminator(conditioning, tmp_path):
+    """NVlabs --cond: labels embedded into the mapping input; D by projection or with an AC-GAN head, whose
+    auxiliary losses are logged and whose classifier moves only through them (same seed with model.aux_weight=0:
+    the head keeps its initial weights)."""
+    overrides = [*FAST, *TINY, "trainer.limit_train_batches=3", "model.generator.num_classes=10",
+                 f"model.discriminator.conditioning={conditioning}"]
+    metrics = train(compose_train(overrides, tmp_path / "run"))
+    assert ("train/d_aux" in metrics) == (conditioning == "acgan")
+    ckpt = torch.load(tmp_path / "run/checkpoints/last.ckpt", weights_only=True)
+    if conditioning == "acgan":
+        train(compose_train([*overrides, "model.aux_weight=0"], tmp_path / "no_aux"))
+        no_aux = torch.load(tmp_path / "no_aux/checkpoints/last.ckpt", weights_only=True)
+        key = "discriminator.classifier.linear.weight"
+        assert not torch.equal(ckpt["state_dict"][key], no_aux["state_dict"][key])
+    module = build_module(compose_train(overrides, tmp_path / "run"))
+    module.load_state_dict(ckpt["state_dict"])
+    torch.manual_seed(0)
+    zero = module.sample(torch.zeros(2, 16), torch.tensor([0, 0]))
+    torch.manual_seed(0)
+    other = module.sample(torch.zeros(2, 16), torch.tensor([0, 7]))
+    assert torch.equal(zero[0], other[0]) and not torch.equal(zero[1], other[1])  # the label changes the image

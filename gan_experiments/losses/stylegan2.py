@@ -11,7 +11,6 @@ Lazy regularization (sec. 3.1 of the paper): the penalties run as their own opti
 corrected by c = interval / (interval + 1) (lr · c, beta^c: ``lazy_adam_correction``); an interval of
 None puts the penalty into every main step instead, uncorrected (NVlabs' 'both' phases).
 ``pl_batch_shrink``: the path length step uses batch / shrink samples (2 in the paper).
-``aux_weight``: weight of the auxiliary classification loss when D is an AC-GAN discriminator.
 """
 
 from __future__ import annotations
@@ -30,26 +29,27 @@ class StyleGAN2Loss:
 
     def __init__(self, criterion: AdversarialLoss | None = None, r1_gamma: float = 10.0, r1_interval: int | None = 16,
                  pl_weight: float = 2.0, pl_interval: int | None = 4, pl_batch_shrink: int = 2,
-                 pl_decay: float = 0.01, aux_weight: float = 1.0):
+                 pl_decay: float = 0.01):
         self.criterion = criterion if criterion is not None else BCELoss()
         checks = [
             ("r1_gamma", r1_gamma >= 0, ">= 0"), ("pl_weight", pl_weight >= 0, ">= 0"),
             ("r1_interval", _interval_ok(r1_interval), "an integer >= 1, or null (no lazy regularization)"),
             ("pl_interval", _interval_ok(pl_interval), "an integer >= 1, or null (no lazy regularization)"),
             ("pl_batch_shrink", isinstance(pl_batch_shrink, int) and pl_batch_shrink >= 1, "an integer >= 1"),
-            ("pl_decay", 0 < pl_decay <= 1, "in (0, 1]"), ("aux_weight", aux_weight >= 0, ">= 0"),
+            ("pl_decay", 0 < pl_decay <= 1, "in (0, 1]"),
         ]
+        values = {"r1_gamma": r1_gamma, "pl_weight": pl_weight, "r1_interval": r1_interval, "pl_interval": pl_interval,
+                  "pl_batch_shrink": pl_batch_shrink, "pl_decay": pl_decay}
         for name, ok, accepts in checks:
             if not ok:
-                raise ValueError(f"loss.{name}={locals()[name]!r} is invalid: expected {accepts}")
+                raise ValueError(f"loss.{name}={values[name]!r} is invalid: expected {accepts}")
         self.r1_gamma, self.r1_interval = r1_gamma, r1_interval
         self.pl_weight, self.pl_interval, self.pl_batch_shrink, self.pl_decay = pl_weight, pl_interval, pl_batch_shrink, pl_decay
-        self.aux_weight = aux_weight
 
     def __repr__(self) -> str:
         return (f"StyleGAN2Loss({self.criterion!r}, r1_gamma={self.r1_gamma}, r1_interval={self.r1_interval}, "
                 f"pl_weight={self.pl_weight}, pl_interval={self.pl_interval}, pl_batch_shrink={self.pl_batch_shrink}, "
-                f"pl_decay={self.pl_decay}, aux_weight={self.aux_weight})")
+                f"pl_decay={self.pl_decay})")
 
 
 def lazy_adam_correction(optimizer: Optimizer, interval: int | None) -> Optimizer:

@@ -53,13 +53,15 @@ class StyleGAN2Module(AdversarialModule, StyleSpaceGenerator):
     checkpoint's own keys: images seen and minibatches done (the lazy and ADA intervals, EMA ramp-up), so a
     resume continues exactly. Logged: train/g_loss, d_loss, d_real, d_fake, g_reg (pl penalty), pl_length,
     pl_mean, d_reg (R1), ada_p, ada_rt (when ADA adapts), d_aux / g_aux (AC-GAN).
+    With an AC-GAN discriminator (``conditioning=acgan``) both main phases add ``aux_weight`` x the auxiliary
+    classification loss (``losses.auxiliary``: D on reals and fakes, G on fakes), as model=cgan does.
     Declares ``StyleSpaceGenerator``: sample, styles and synthesize use G_ema; ``psi`` truncates in W.
     """
 
     def __init__(self, generator: StyleGAN2Generator, discriminator: StyleGAN2Discriminator, loss: StyleGAN2Loss,
                  optimizer_g: OptimizerFactory, optimizer_d: OptimizerFactory, style_mixing_prob: float = 0.9,
                  ema_kimg: float = 10.0, ema_rampup: float | None = None, augment: AugmentPipe | None = None,
-                 ada: AdaptiveAugment | None = None):
+                 ada: AdaptiveAugment | None = None, aux_weight: float = 1.0):
         super().__init__()
         if not isinstance(loss, StyleGAN2Loss):
             raise TypeError(f"model=stylegan2 trains with loss=stylegan2 (a StyleGAN2Loss), got {loss!r}")
@@ -69,6 +71,8 @@ class StyleGAN2Module(AdversarialModule, StyleSpaceGenerator):
             raise ValueError(f"model.ema_kimg must be >= 0 and model.ema_rampup > 0 or null, got {ema_kimg}, {ema_rampup}")
         if ada is not None and augment is None:
             raise ValueError("model.ada adapts the augmentation probability: it needs model.augment (an AugmentPipe)")
+        if not aux_weight >= 0:
+            raise ValueError(f"model.aux_weight must be >= 0, got {aux_weight}")
         if generator.num_classes != discriminator.num_classes:
             raise ValueError("model.generator.num_classes and model.discriminator.num_classes must agree")
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
@@ -76,7 +80,7 @@ class StyleGAN2Module(AdversarialModule, StyleSpaceGenerator):
         self.style_mixing_prob, self.ema_kimg, self.ema_rampup = style_mixing_prob, ema_kimg, ema_rampup
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False).eval()
         self.augment = augment if augment is not None else nn.Identity()
-        self.ada = ada
+        self.ada, self.aux_weight = ada, aux_weight
         self.path_length = PathLengthPenalty(loss.pl_decay)
         self.images_seen = self.batches_done = 0
 
@@ -168,7 +172,7 @@ class StyleGAN2Module(AdversarialModule, StyleSpaceGenerator):
         terms = {"g_loss": self.loss.criterion.generator_loss(logits)}
         if classes is not None:
             terms["g_aux"] = auxiliary_classification_loss(classes, c)
-            terms["g_loss"] = terms["g_loss"] + self.loss.aux_weight * terms["g_aux"]
+            terms["g_loss"] = terms["g_loss"] + self.aux_weight * terms["g_aux"]
         if with_pl:
             pl = self._generator_pl(n, labels, gain=1)
             terms |= {name: value for name, value in pl.items() if name != "g_reg"}
@@ -198,7 +202,7 @@ class StyleGAN2Module(AdversarialModule, StyleSpaceGenerator):
         if real_classes is not None:
             terms["d_aux"] = auxiliary_classification_loss(real_classes, labels) + auxiliary_classification_loss(fake_classes, c)
             terms["d_real_class_acc"] = (real_classes.detach().argmax(1) == labels).float().mean()
-            loss = loss + self.loss.aux_weight * terms["d_aux"]
+            loss = loss + self.aux_weight * terms["d_aux"]
         if with_r1:
             terms["r1"] = r1_of(real_logits, real)
             loss = loss + self.loss.r1_gamma / 2 * terms["r1"]
