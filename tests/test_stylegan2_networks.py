@@ -12,7 +12,14 @@ import torch.nn.functional as F
 from scipy import signal
 
 from gan_experiments.losses.path_length import PathLengthPenalty
-from gan_experiments.networks.fir import conv2d_down, conv2d_up, downsample2d, setup_filter, upfirdn2d, upsample2d
+from gan_experiments.networks.fir import (
+    conv2d_down,
+    conv2d_up,
+    downsample2d,
+    setup_filter,
+    upfirdn2d,
+    upsample2d,
+)
 from gan_experiments.networks.stylegan2 import (
     DiscriminatorBlock,
     MappingNetwork,
