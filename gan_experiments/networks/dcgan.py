@@ -12,11 +12,14 @@ Conditioning: with ``num_classes = K > 0`` the generator input is concat(z, one_
 Osindero 2014), and the discriminator's ``conditioning`` chooses how D uses the class (``networks.conditioning``):
 
 - ``concat`` (cGAN): D's input is concat(x, K constant one-hot class maps), [N, C + K, S, S].
-- ``projection`` (Miyato & Koyama 2018): D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, phi(x) [N, F] the last
-  conv block's 4x4 features summed over positions (global sum pooling, as the paper), psi linear; the
-  class enters only through the inner product.
+- ``projection`` (Miyato & Koyama 2018): D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, psi linear; the class
+  enters only through the inner product.
 - ``acgan`` (Odena et al. 2017): D(x) sees no class; the usual 4x4 output convolution gives the source
   logit and a linear head on phi(x) the class logits [N, K] (``logits_and_classes``).
+
+phi(x) [N, F] is read off the last conv block's map h [N, C, 4, 4] by ``phi``: ``sum`` (global sum pooling,
+F = C, the projection paper's) or ``flatten`` (F = 16 C, what the 4x4 output convolution itself reads, and
+AC-GAN's flattened last conv features); null takes each paper's: sum for projection, flatten for acgan.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from gan_experiments.networks.layers import (
 )
 
 CONDITIONINGS = ("concat", "projection", "acgan")
+PAPER_PHI = {"projection": "sum", "acgan": "flatten"}  # how each paper reads phi off the last conv block
 
 
 def _check_image_size(image_size: int) -> int:
@@ -98,8 +102,8 @@ class DCGANDiscriminator(AuxiliaryClassifierDiscriminator):
     ``conditioning`` (with ``num_classes`` K > 0; see the module docstring): ``concat`` (the default, and the
     only choice of an unconditional D), ``projection`` or ``acgan``. Parameter names: ``net.*`` is the conv
     stack (with the 4x4 output convolution as its last layer, except for ``projection``), ``projection.*``
-    (psi, embed) and ``classifier.*`` the conditioning heads. Declares ``AuxiliaryClassifierDiscriminator``;
-    ``classifies`` is True for ``acgan`` only.
+    (psi, embed) and ``classifier.*`` the conditioning heads; ``phi`` (projection, acgan): ``sum`` | ``flatten``
+    | null (each paper's). Declares ``AuxiliaryClassifierDiscriminator``; ``classifies`` is True for ``acgan`` only.
     """
 
     def __init__(
@@ -114,11 +118,13 @@ class DCGANDiscriminator(AuxiliaryClassifierDiscriminator):
         spectral_norm: bool = False,
         minibatch_std: bool = False,
         conditioning: Literal["concat", "projection", "acgan"] = "concat",
+        phi: Literal["sum", "flatten"] | None = None,
     ):
         super().__init__()
         stages = _check_image_size(image_size)
-        _check_conditioning(conditioning, num_classes)
+        _check_conditioning(conditioning, num_classes, phi)
         self.num_classes, self.conditioning = num_classes, conditioning
+        self.phi = phi or PAPER_PHI.get(conditioning)  # None for concat: no head reads phi
         self.input_shape = (channels, image_size, image_size)
         widths = [min(base_channels * 2**i, max_channels) for i in range(stages)]
         in_channels = channels + (num_classes if conditioning == "concat" else 0)
@@ -127,10 +133,11 @@ class DCGANDiscriminator(AuxiliaryClassifierDiscriminator):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), norm_2d(norm, c_out), nn.LeakyReLU(0.2, True)]
         if minibatch_std:
             layers.append(MinibatchStdDev())
-        features = widths[-1] + minibatch_std  # F: channels of the last block's 4x4 map
-        self.trunk_layers = len(layers)  # net[:trunk_layers] maps x to the last block's features [N, F, 4, 4]
+        channels_4x4 = widths[-1] + minibatch_std  # C: channels of the last block's 4x4 map
+        features = channels_4x4 * (16 if self.phi == "flatten" else 1)  # F: size of phi
+        self.trunk_layers = len(layers)  # net[:trunk_layers] maps x to the last block's map [N, C, 4, 4]
         if conditioning != "projection":
-            layers += [nn.Conv2d(features, 1, 4, 1, 0)]
+            layers += [nn.Conv2d(channels_4x4, 1, 4, 1, 0)]
         self.net = nn.Sequential(*layers)
         self.projection = ProjectionHead(features, num_classes) if conditioning == "projection" else None
         self.classifier = AuxiliaryClassifierHead(features, num_classes) if conditioning == "acgan" else None
@@ -147,13 +154,17 @@ class DCGANDiscriminator(AuxiliaryClassifierDiscriminator):
         return self.classifier is not None
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
-        """The last conv block's output, [N, C, S, S] -> [N, F, 4, 4] (no class input: projection, acgan)."""
+        """The last conv block's output h, images [N, channels, S, S] -> [N, C, 4, 4] (projection, acgan)."""
         self._check_images(x)
         return self.net[: self.trunk_layers](x)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """phi(x) = sum over the 4x4 positions of ``feature_map(x)``, [N, F] (global sum pooling)."""
-        return self.feature_map(x).sum(dim=(2, 3))
+        """phi(x) [N, F] of ``feature_map(x)`` (see ``phi_of``)."""
+        return self.phi_of(self.feature_map(x))
+
+    def phi_of(self, h: torch.Tensor) -> torch.Tensor:
+        """h [N, C, 4, 4] -> phi [N, F]: sum over the 4x4 positions (F = C) or flattened (F = 16 C)."""
+        return h.sum(dim=(2, 3)) if self.phi == "sum" else h.flatten(1)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.conditioning == "projection":
@@ -173,17 +184,20 @@ class DCGANDiscriminator(AuxiliaryClassifierDiscriminator):
         if labels is not None:
             check_labels(labels, self.num_classes, x.shape[0])
         h = self.feature_map(x)
-        return self.net[self.trunk_layers :](h).flatten(), self.classifier(h.sum(dim=(2, 3)))
+        return self.net[self.trunk_layers :](h).flatten(), self.classifier(self.phi_of(h))
 
     def _check_images(self, x: torch.Tensor) -> None:
         if x.shape[1:] != self.input_shape:
             raise ValueError(f"images must have shape [N, {', '.join(map(str, self.input_shape))}], got {list(x.shape)}")
 
 
-def _check_conditioning(conditioning: str, num_classes: int) -> None:
+def _check_conditioning(conditioning: str, num_classes: int, phi: str | None) -> None:
     if conditioning not in CONDITIONINGS:
         raise ValueError(f"model.discriminator.conditioning must be one of {', '.join(CONDITIONINGS)}, "
                          f"got {conditioning!r}")
     if conditioning != "concat" and num_classes < 1:
         raise ValueError(f"model.discriminator.conditioning={conditioning} needs class labels "
                          f"(model.discriminator.num_classes > 0, e.g. model=cgan), got num_classes={num_classes}")
+    if phi not in (None, "sum", "flatten") or (phi is not None and conditioning == "concat"):
+        raise ValueError(f"model.discriminator.phi must be sum, flatten or null, and only with conditioning=projection "
+                         f"or acgan (concat has no head on phi); got phi={phi!r} with conditioning={conditioning}")
