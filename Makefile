@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.install-stamp
 # default suite: everything but slow and GPU tests; CI adds slow ones (MARKERS="not gpu")
 MARKERS ?= not slow and not gpu
 ARGS ?=
+JOBS ?= auto
 
 .PHONY: install browser train test test-gpu gpu-check lint bench benchmark gallery mutation clean
 
@@ -29,8 +30,11 @@ browser:
 	  echo "installed chromium and chromium-driver"; \
 	else echo "chromium / chromium-driver not installed: the browser test will be skipped"; fi
 
+# pytest-xdist: JOBS workers (auto: one per core; JOBS=0 runs in this process), a test file per worker at a
+# time (its module fixtures train once); then the serial tests alone (exit status 5: none selected)
 test: $(STAMP) browser
-	$(PY) -m pytest -m "$(MARKERS)" $(ARGS)
+	$(PY) -m pytest -m "($(MARKERS)) and not serial" -n $(JOBS) --dist loadfile $(ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -m "($(MARKERS)) and serial" $(ARGS) || [ $$? -eq 5 ]
 
 test-gpu: $(STAMP)
 	$(PY) -m pytest -m gpu $(ARGS)

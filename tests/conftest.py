@@ -14,10 +14,38 @@ os.environ.setdefault("WANDB_SILENT", "true")
 # No InceptionV3 download from the internet in tests (the download is tested against a local server).
 os.environ.setdefault("GAN_INCEPTION_URL", "")
 os.environ.setdefault("GAN_VGG16_URL", "")
-# Metric classifiers and real-feature caches of this test session (hermetic; shared by its tests).
+# Metric classifiers and real-feature caches of this test session (hermetic; shared by its tests, and by
+# the pytest-xdist workers, which inherit the variable from the process that starts them).
 os.environ.setdefault("GAN_CACHE_DIR", tempfile.mkdtemp(prefix="gan_test_cache_"))
 
+
+def _share_the_cores_between_workers() -> None:
+    """Under pytest-xdist (`make test` runs a worker per core) each worker and the train.py / evaluate.py
+    processes it starts get cores / workers torch threads, instead of every process spinning a thread on
+    every core."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+_share_the_cores_between_workers()
+
 from tests.helpers import SHARED_DATA  # noqa: E402
+
+# Files whose tests take minutes, collected first: pytest-xdist hands out whole files in collection order,
+# and a long file handed out last runs alone on one core at the end (measured with --durations: the toy run,
+# the real-data metrics, the conditional discriminators on MNIST, fp16 on a CPU, two-process DDP).
+LONG_FILES_FIRST = ("test_toy2d.py", "test_evaluation.py", "test_conditional_discriminators.py", "test_fp16.py",
+                    "test_ddp.py", "test_stylegan_realdata.py", "test_translation.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES_FIRST)))  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT
 
 SKIP_IN_CHECKOUT = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
@@ -38,6 +40,7 @@ def run_cli(script: str, args: list[str], cwd: Path, env: dict) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+@pytest.mark.serial  # another test writing in the checkout meanwhile would look like this run's write
 def test_train_and_evaluate_write_only_run_dirs_and_documented_caches(tmp_path):
     cwd, home, cache, torch_home, tmp = (tmp_path / name for name in ("cwd", "home", "cache", "torch", "tmp"))
     for folder in (cwd, home, tmp):

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_experiments.data.loaders import make_loader
+from gan_experiments.io import torch_save_atomic
 from gan_experiments.training.classifier import fit_classifier
 
 CLASSIFIER_VERSION = 2  # bump when the architecture or training recipe changes: old caches stop matching
@@ -128,10 +129,7 @@ def load_or_train_classifier(datamodule, cache_dir: str | Path, steps: int = 600
             "val_accuracy": val_accuracy,
             "steps": steps,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(saved, tmp)
-        tmp.replace(path)
+        torch_save_atomic(saved, path)
     classifier = DomainClassifier(saved["channels"], saved["num_classes"], saved["num_features"], saved["multilabel"])
     classifier.load_state_dict(saved["state_dict"])
     info = {"path": str(path), "val_accuracy": saved["val_accuracy"], "steps": saved["steps"],

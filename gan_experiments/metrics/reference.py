@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gan_experiments.data.loaders import make_loader
+from gan_experiments.io import torch_save_atomic
 from gan_experiments.metrics.features import FeatureExtractor, to_uint8
 
 
@@ -74,8 +75,5 @@ def real_features(extractor: FeatureExtractor, dataset: Dataset, n: int | None, 
         return RealFeatures(saved["features"], saved["logits"], saved["labels"], key)
     parts = [(*extract(extractor, images, device), labels) for images, labels in image_batches(dataset, n)]
     features, logits, labels = (torch.cat(column) for column in zip(*parts, strict=True))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"features": features, "logits": logits, "labels": labels}, tmp)
-    tmp.replace(path)
+    torch_save_atomic({"features": features, "logits": logits, "labels": labels}, path)
     return RealFeatures(features, logits, labels, key)
