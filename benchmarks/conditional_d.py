@@ -57,19 +57,15 @@ def train_run(conditioning: str, seed: int, args, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def resolved_precision(out: Path) -> str:
-    from omegaconf import OmegaConf
-
-    return str(OmegaConf.load(out / ".hydra" / "config.yaml").trainer.precision)
-
-
-def resolved_phi(out: Path) -> str | None:
+def resolved(out: Path) -> tuple[str, str | None]:
+    """The run's trainer.precision and D's phi as the run resolved them (phi null: each paper's)."""
     from omegaconf import OmegaConf
 
     from gan_experiments.networks.dcgan import PAPER_PHI
 
-    d = OmegaConf.load(out / ".hydra" / "config.yaml").model.discriminator
-    return d.get("phi") or PAPER_PHI.get(d.get("conditioning"))
+    cfg = OmegaConf.load(out / ".hydra" / "config.yaml")
+    d = cfg.model.discriminator
+    return str(cfg.trainer.precision), d.get("phi") or PAPER_PHI.get(d.get("conditioning"))
 
 
 def score(ckpt: Path, setup, num_classes: int) -> dict:
@@ -119,9 +115,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batches", type=int, default=0, help="trainer.limit_train_batches per epoch (0: all 938)")
+    parser.add_argument("--batches", type=int, default=300, help="trainer.limit_train_batches per epoch (0: all 938)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--base-channels", type=int, default=64, help="G's and D's base_channels (cgan: 64)")
+    parser.add_argument("--base-channels", type=int, default=32, help="G's and D's base_channels (model=cgan's: 64)")
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--precision", default=None,
                         help="trainer.precision (default: the project's CPU default, bf16-mixed only with native bf16)")
@@ -137,10 +133,10 @@ def main() -> None:
         for conditioning in args.conditionings:
             with tempfile.TemporaryDirectory() as out:
                 seconds = train_run(conditioning, seed, args, Path(out))
-                row = {"benchmark": "conditional_d_run", "conditioning": conditioning, "seed": seed,
-                       "phi": resolved_phi(Path(out)),
+                precision, phi = resolved(Path(out))
+                row = {"benchmark": "conditional_d_run", "conditioning": conditioning, "seed": seed, "phi": phi,
                        "epochs": args.epochs, "batches_per_epoch": args.batches or "all",
-                       "batch_size": args.batch_size, "base_channels": args.base_channels, "precision": resolved_precision(Path(out)),
+                       "batch_size": args.batch_size, "base_channels": args.base_channels, "precision": precision,
                        "train_seconds": round(seconds),
                        **score(Path(out, "checkpoints", "last.ckpt"), setup, 10),
                        "features": setup.extractor.fingerprint}

@@ -5,28 +5,37 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    """Write to a temporary file and rename it over ``path``, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    """``data`` as indented JSON, written through ``replace_atomically``."""
+    with replace_atomically(path) as out:
+        out.write((json.dumps(data, indent=2) + "\n").encode())
 
 
 def torch_save_atomic(obj: object, path: Path) -> None:
-    """``torch.save`` to a temporary file of its own in ``path``'s folder, then rename it onto ``path``: a crash
-    never leaves half a file, and processes that fill the same cache entry at once (parallel runs or test
-    workers sharing a cache) each write their own temporary file instead of one another's."""
+    """``torch.save(obj)`` written through ``replace_atomically``."""
+    with replace_atomically(path) as out:
+        torch.save(obj, out)
+
+
+@contextmanager
+def replace_atomically(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path``'s new content to: a temporary file of its own in ``path``'s folder,
+    renamed onto ``path`` when the block ends without error (and removed when it fails). A crash never leaves
+    half a file, and processes that write the same path at once (parallel runs or test workers sharing a
+    cache) each write their own temporary file instead of one another's."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            torch.save(obj, out)
+            yield out
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

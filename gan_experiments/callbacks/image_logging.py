@@ -7,7 +7,6 @@ epoch), where (rank 0 only) and how (PNG written atomically, then logged); subcl
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from torchvision.io import ImageReadMode, read_image
 from torchvision.utils import save_image
 
 from gan_experiments.callbacks.common import epoch_is_due
+from gan_experiments.io import replace_atomically
 
 
 def log_image_file(trainer: Trainer, key: str, path: Path) -> None:
@@ -32,11 +32,9 @@ def log_image_file(trainer: Trainer, key: str, path: Path) -> None:
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int) -> Path:
     """Images [N, C, H, W] in [-1, 1] as one PNG grid of ``nrow`` per row (2 px padding), written to
-    ``<path>.tmp`` and renamed onto ``path``, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_image(images.float().cpu(), tmp, format="png", nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
-    os.replace(tmp, path)
+    ``path`` through ``io.replace_atomically``, so a reader never sees half a file."""
+    with replace_atomically(path) as out:
+        save_image(images.float().cpu(), out, format="png", nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
     return path
 
 
