@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,20 @@ def test_a_failed_write_keeps_the_previous_entry(tmp_path, monkeypatch):
         io.torch_save_atomic({"features": torch.zeros(2)}, path)
     assert torch.equal(torch.load(path, weights_only=True)["features"], torch.ones(2))
     assert sorted(Path(path.parent).iterdir()) == [path]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path, umask):
+    """A sample grid, a results JSON or a cache entry is readable by whoever could read a file the user's
+    own ``open()`` makes (mkstemp alone would leave every one of them owner-only, 0600)."""
+    previous = os.umask(umask)
+    try:
+        (tmp_path / "plain.bin").write_bytes(b"x")
+        io.write_json_atomic(tmp_path / "metrics.json", {"fid": 1.0})
+        io.torch_save_atomic({"value": torch.ones(1)}, tmp_path / "cache.pt")
+    finally:
+        os.umask(previous)
+    expected = stat.S_IMODE((tmp_path / "plain.bin").stat().st_mode)
+    assert expected == 0o666 & ~umask
+    for name in ("metrics.json", "cache.pt"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected, name
