@@ -4,7 +4,9 @@ For each entry (``ENTRIES``): ``python train.py <overrides> hydra.run.dir=<runs>
 a user would (so an interrupted entry resumes from its last checkpoint at the next call), then the entry's
 ``evaluate.py`` tasks on its checkpoint, then its pictures copied into ``docs/gallery/`` (PNG, or JPEG where
 a PNG would pass ``MAX_BYTES``), then one row per entry in ``docs/gallery/README.md`` and
-``docs/gallery/results.json``. Wall time adds up over sittings; a finished entry is skipped (``--force``
+``docs/gallery/results.json``. The wall time is the training time Lightning's Timer saved in the last
+checkpoint, over every sitting (a sitting killed after its last checkpoint adds only what the next one did
+not redo); runs begun without the Timer add up the gallery's own sitting times. A finished entry is skipped (``--force``
 continues it, e.g. with a larger ``trainer.max_epochs``). Entries never run keep a "not run yet" row. A row's
 ``note`` in results.json (written by hand after looking at the picture, e.g. "not yet recognisable") is kept
 when the entry runs again and printed under the table.
@@ -34,6 +36,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 MAX_BYTES = 200_000
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
+# Lightning's Timer without a duration: it stops nothing, and every checkpoint carries the training time
+# behind it, restored on resume; so a run's time over sittings survives sittings that were killed
+TIMER = "lightning.pytorch.callbacks.Timer"
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Entry:
 
     def train_command(self, run_dir: Path, extra: list[str]) -> list[str]:
         return [sys.executable, "train.py", *self.overrides, "logger=csv", "trainer.enable_progress_bar=false",
-                f"hydra.run.dir={run_dir}", "ckpt_path=auto", *extra]
+                f"+callbacks.timer._target_={TIMER}", f"hydra.run.dir={run_dir}", "ckpt_path=auto", *extra]
 
 
 def samples(name: str, caption: str, prefix: str = "") -> Picture:
@@ -157,10 +162,13 @@ def run_logged(command: list[str], log: Path, data_root: Path | None) -> None:
 
 
 def training_progress(run_dir: Path) -> dict:
-    """Epochs and training batches completed, read from the run's last checkpoint (Lightning's loop state)."""
+    """Epochs and training batches completed, read from the run's last checkpoint (Lightning's loop state),
+    and the training time behind it (the Timer's state; None for a run begun without the Timer)."""
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     batches = ckpt["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]["completed"]
-    return {"epochs": ckpt["epoch"] + 1, "batches": batches}
+    timer = ckpt.get("callbacks", {}).get("Timer")
+    seconds = timer["time_elapsed"]["train"] if timer else None
+    return {"epochs": ckpt["epoch"] + 1, "batches": batches, "checkpoint_train_seconds": seconds}
 
 
 def publish(picture: Picture, run_dir: Path, out_dir: Path) -> Path:
@@ -231,8 +239,9 @@ def run_entry(entry: Entry, runs: Path, out_dir: Path, data_root: Path | None, e
     return {
         "name": entry.name, "model": entry.model, "data": entry.data, "resolution": entry.resolution,
         "command": command_text(entry, extra),
-        **progress, "images_seen": progress["batches"] * batch_size,
-        "train_seconds": round(state["train_seconds"]), "sittings": state["sittings"], "machine": machine(),
+        "epochs": progress["epochs"], "batches": progress["batches"], "images_seen": progress["batches"] * batch_size,
+        "train_seconds": round(progress["checkpoint_train_seconds"] or state["train_seconds"]),
+        "sittings": state["sittings"], "machine": machine(),
         "metrics": {k: metrics[k] for k in entry.metrics if k in metrics},
         "features": metrics.get("val/features"), "protocol": metrics.get("val/protocol"),
         "num_fake": metrics.get("val/num_fake"),
@@ -283,7 +292,8 @@ def render_table(rows: dict[str, dict]) -> str:
             continue
         pictures = " ".join(f"[{p['caption']}]({p['file']})" for p in row["pictures"])
         budget = f"{row['epochs']} epochs, {row['batches']:,} batches, {row['images_seen']:,} images"
-        wall = f"{row['train_seconds'] / 60:.1f} min in {row['sittings']} sitting(s), {row['date']} ({row['machine']})"
+        minutes = "not recorded (see the note)" if row["train_seconds"] is None else f"{row['train_seconds'] / 60:.1f} min"
+        wall = f"{minutes} in {row['sittings']} sitting(s), {row['date']} ({row['machine']})"
         lines.append(f"| {entry.name} | {entry.model} | {entry.data} | {entry.resolution} | {budget} | {wall} | "
                      f"{format_metrics(row)} | {row['features'] or '-'} | {pictures} | `{row['command']}` |")
     notes = [f"- **{name}**: {row['note']}" for name, row in rows.items() if row.get("note")]

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from tests.helpers import ROOT, compose_train
@@ -21,6 +22,12 @@ def gallery():
     sys.modules["gallery"] = module  # dataclasses resolve their annotations through the module
     spec.loader.exec_module(module)
     return module
+
+
+def checkpoint_train_seconds(run_dir) -> float:
+    """The training time Lightning's Timer saved in the run's last checkpoint."""
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    return ckpt["callbacks"]["Timer"]["time_elapsed"]["train"]
 
 
 def test_every_entry_command_composes(gallery, tmp_path):
@@ -57,9 +64,14 @@ def test_an_entry_trains_resumes_and_is_skipped_once_done(gallery, tmp_path):
     seconds = row["train_seconds"]
     # done: a second call does not train again
     assert gallery.run_entry(entry, runs, out, None, [])["train_seconds"] == seconds
-    # an unfinished entry (here: one given a longer budget) continues from its checkpoint
-    state = json.loads((runs / "tiny" / "gallery_state.json").read_text()) | {"trained": False}
+    first_sitting = checkpoint_train_seconds(runs / "tiny")
+    assert first_sitting > 0 and seconds == round(first_sitting)
+    # an unfinished entry (here: one given a longer budget) continues from its checkpoint; the first sitting
+    # is made to look killed (its time never reached gallery_state.json) and its time still counts
+    state = {"train_seconds": 0.0, "sittings": 1, "trained": False}
     (runs / "tiny" / "gallery_state.json").write_text(json.dumps(state))
     row = gallery.run_entry(entry, runs, out, None, ["trainer.max_epochs=2"])
     assert (row["epochs"], row["batches"], row["sittings"]) == (2, 4, 2)
+    both_sittings = checkpoint_train_seconds(runs / "tiny")
+    assert both_sittings > first_sitting and row["train_seconds"] == round(both_sittings)
     assert "resuming from" in (runs / "tiny" / "gallery.log").read_text()
