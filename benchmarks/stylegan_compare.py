@@ -3,7 +3,10 @@
 Each run is ``python train.py`` (as a user would; one process per run) on the CelebA 64x64 subset at
 ``--size`` px, trained on a fixed ``--subset`` of its training images (``data.train_subset``: the small-data
 regime of Karras et al. 2020b, where the discriminator overfits and ADA should help) for ``--kimg`` thousand
-real images at batch ``--batch``:
+real images at batch ``--batch``, every network with the same feature maps per resolution (``--base-channels``
+at full resolution, doubling per halving up to ``--max-channels``: 256, 128, 64, 32 from 4 to 32 px by default,
+a CPU budget; one StyleGAN2 iteration at the model's own CPU default of 256, 256, 256, 128 takes about 9 s on
+one core):
 
 - ``stylegan``: ``model=stylegan`` (progressive growing; 4x4 stable, then each new resolution fades in and
   settles over ``--kimg`` / 14 thousand images each, so the full resolution is reached at half the budget;
@@ -20,7 +23,8 @@ classifier's unit-normalized penultimate features instead of LPIPS (no VGG-16 we
 between these runs, not with published PPLs. Prints one JSON line per run and a summary per model.
 
     python benchmarks/stylegan_compare.py [--models stylegan stylegan2 stylegan2_ada] [--seeds 0]
-        [--kimg 40] [--size 32] [--batch 16] [--subset 2000] [--ppl-samples 500] [--runs logs/stylegan_compare]
+        [--kimg 40] [--size 32] [--batch 16] [--subset 2000] [--base-channels 32] [--max-channels 256]
+        [--ppl-samples 500] [--runs logs/stylegan_compare]
 """
 
 from __future__ import annotations
@@ -46,15 +50,27 @@ from tests.helpers import SHARED_DATA  # noqa: E402
 METRICS = ("val/fid", "val/kid", "val/precision", "val/recall")
 
 
+def width_overrides(model: str, args) -> list[str]:
+    """The same feature maps per resolution in both generations: ``--base-channels`` at full resolution,
+    doubling with each halving down to ``--max-channels`` (StyleGAN's C_r = min(base x size / r, max);
+    StyleGAN2's C_r = min(channel_base / r, channel_max) with channel_base = base x size)."""
+    if model == "stylegan":
+        return [f"model.generator.base_channels={args.base_channels}", f"model.generator.max_channels={args.max_channels}"]
+    return [f"model.generator.channel_base={args.base_channels * args.size}",
+            f"model.generator.channel_max={args.max_channels}"]
+
+
 def model_overrides(model: str, args) -> list[str]:
     if model == "stylegan":
         segment = int(args.kimg * 1000 / 14)
-        return ["model=stylegan", f"model.fade_images={segment}", f"model.stable_images={segment}"]
-    if model == "stylegan2":
-        return ["model=stylegan2", "model.augment=null", "model.ada=null"]
-    if model == "stylegan2_ada":
-        return ["model=stylegan2", f"model.ada.kimg={args.ada_kimg}"]
-    raise ValueError(f"unknown model {model!r}")
+        chosen = ["model=stylegan", f"model.fade_images={segment}", f"model.stable_images={segment}"]
+    elif model == "stylegan2":
+        chosen = ["model=stylegan2", "model.augment=null", "model.ada=null"]
+    elif model == "stylegan2_ada":
+        chosen = ["model=stylegan2", f"model.ada.kimg={args.ada_kimg}"]
+    else:
+        raise ValueError(f"unknown model {model!r}")
+    return chosen + width_overrides(model, args)
 
 
 def train_command(model: str, seed: int, args, run_dir: Path) -> list[str]:
@@ -108,6 +124,7 @@ def run(model: str, seed: int, args, distance=None) -> dict:
     return {"model": model, "seed": seed, **{k.removeprefix("val/"): metrics.get(k) for k in METRICS},
             "ppl_w_end_classifier": ppl.ppl, "ada_p": float(ckpt["state_dict"].get("augment.p", math.nan)),
             "kimg": args.kimg, "subset": args.subset, "size": args.size, "batch": args.batch,
+            "channels": [args.base_channels, args.max_channels],
             "features": metrics.get("val/features"), "train_seconds": round(seconds)}
 
 
@@ -120,6 +137,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--subset", type=int, default=2000)
+    parser.add_argument("--base-channels", type=int, default=32, help="feature maps at full resolution")
+    parser.add_argument("--max-channels", type=int, default=256, help="feature maps at most (low resolutions)")
     parser.add_argument("--ppl-samples", type=int, default=500)
     parser.add_argument("--runs", type=Path, default=ROOT / "logs" / "stylegan_compare")
     parser.add_argument("--cache-dir", type=Path, default=Path("~/.cache/gan_experiments").expanduser())
