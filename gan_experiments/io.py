@@ -42,7 +42,7 @@ def replace_atomically(path: Path) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~current_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())  # os.fchmod: not on Windows before Python 3.13
         with os.fdopen(fd, "wb") as out:
             yield out
         os.replace(tmp, path)
