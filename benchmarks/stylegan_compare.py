@@ -20,7 +20,8 @@ Metrics at the end of each run, on the same 5,000 generated images against the v
 since no InceptionV3 weights can be downloaded here), and the perceptual path length in W (end points,
 eps 1e-4, ``--ppl-samples`` pairs, NVlabs' 1/99 % filter) with the distance ||f(x0) - f(x1)||² of the same
 classifier's unit-normalized penultimate features instead of LPIPS (no VGG-16 weights here): comparable
-between these runs, not with published PPLs. Prints one JSON line per run and a summary per model.
+between these runs, not with published PPLs. Prints one JSON line per run and a summary per model; the first
+seed's last sample grid of each model goes to ``docs/gallery/stylegan_compare_<model>.png``.
 
     python benchmarks/stylegan_compare.py [--models stylegan stylegan2 stylegan2_ada] [--seeds 0]
         [--kimg 40] [--size 32] [--batch 16] [--subset 2000] [--base-channels 32] [--max-channels 256]
@@ -121,11 +122,21 @@ def run(model: str, seed: int, args, distance=None) -> dict:
     ppl = perceptual_path_length(module.eval(), distance, num_samples=args.ppl_samples, space="w", sampling="end",
                                  batch_size=50, seed=seed)
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    picture = publish_samples(model, run_dir, args.pictures) if seed == args.seeds[0] else None
     return {"model": model, "seed": seed, **{k.removeprefix("val/"): metrics.get(k) for k in METRICS},
             "ppl_w_end_classifier": ppl.ppl, "ada_p": float(ckpt["state_dict"].get("augment.p", math.nan)),
             "kimg": args.kimg, "subset": args.subset, "size": args.size, "batch": args.batch,
             "channels": [args.base_channels, args.max_channels],
-            "features": metrics.get("val/features"), "train_seconds": round(seconds)}
+            "features": metrics.get("val/features"), "train_seconds": round(seconds), "picture": picture}
+
+
+def publish_samples(model: str, run_dir: Path, out_dir: Path) -> str:
+    """The run's last sample grid (G_ema, fixed z) saved as ``<out_dir>/stylegan_compare_<model>.png`` by the
+    gallery's publisher (under its size limit); the path written."""
+    from gallery import Picture, publish  # the sibling script (benchmarks/ is this script's sys.path[0])
+
+    picture = Picture(f"stylegan_compare_{model}.png", "samples/epoch_[0-9][0-9][0-9].png", "")
+    return str(publish(picture, run_dir, out_dir))
 
 
 def main() -> None:
@@ -141,6 +152,8 @@ def main() -> None:
     parser.add_argument("--max-channels", type=int, default=256, help="feature maps at most (low resolutions)")
     parser.add_argument("--ppl-samples", type=int, default=500)
     parser.add_argument("--runs", type=Path, default=ROOT / "logs" / "stylegan_compare")
+    parser.add_argument("--pictures", type=Path, default=ROOT / "docs" / "gallery",
+                        help="where the first seed's last sample grid of each model goes")
     parser.add_argument("--cache-dir", type=Path, default=Path("~/.cache/gan_experiments").expanduser())
     args = parser.parse_args()
     distance = None
