@@ -80,6 +80,10 @@ def samples(name: str, caption: str, prefix: str = "") -> Picture:
 
 
 TOY_METRICS = ("val/modes_covered", "val/high_quality_fraction")
+# CPU-sized StyleGAN widths, the same in both generations (as benchmarks/stylegan_compare.py): 256, 128, 64
+# and 32 feature maps at 4, 8, 16 and 32 px; at the models' own defaults a StyleGAN2 iteration costs ~5x more
+NARROW_STYLEGAN = ("model.generator.base_channels=32", "model.generator.max_channels=256")
+NARROW_STYLEGAN2 = ("model.generator.channel_base=1024", "model.generator.channel_max=256")
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("gan_mnist", "gan", "mnist", "32 px", ("model=gan", "data=mnist", "trainer.max_epochs=20"),
@@ -106,8 +110,8 @@ ENTRIES: tuple[Entry, ...] = (
           ("model=dcgan", "data=celeba", "data.image_size=64", "trainer.max_epochs=25"),
           (samples("dcgan_celeba64", "samples from a fixed z"),)),
     Entry("stylegan_celeba32", "stylegan", "celeba (64x64 subset)", "32 px",
-          ("model=stylegan", "data=celeba", "data.image_size=32", "model.fade_images=40000",
-           "model.stable_images=40000", "trainer.max_epochs=40"),
+          ("model=stylegan", "data=celeba", "data.image_size=32", "data.batch_size=16", *NARROW_STYLEGAN,
+           "model.fade_images=3000", "model.stable_images=3000", "trainer.max_epochs=5"),
           (samples("stylegan_celeba32", "G_ema samples from a fixed z"),
            Picture("stylegan_celeba32_mixing.png", "eval/mixing/style_mixing_coarse.png", "style mixing: coarse styles from B"),
            Picture("stylegan_celeba32_truncation.png", "eval/truncation/truncation_psi_0.5.png", "truncated in W, psi 0.5"),
@@ -119,7 +123,8 @@ ENTRIES: tuple[Entry, ...] = (
            Task("edit", ("task=edit", "attribute=Smiling", "num_images=8")),
            Task("bias_audit", ("task=bias_audit", "attribute=Smiling")))),
     Entry("stylegan2_celeba32", "stylegan2 + ADA", "celeba (64x64 subset)", "32 px",
-          ("model=stylegan2", "data=celeba", "data.image_size=32", "data.batch_size=32", "trainer.max_epochs=20"),
+          ("model=stylegan2", "data=celeba", "data.image_size=32", "data.batch_size=16", *NARROW_STYLEGAN2,
+           "trainer.max_epochs=5"),
           (samples("stylegan2_celeba32", "G_ema samples from a fixed z"),
            Picture("stylegan2_celeba32_mixing.png", "eval/mixing/style_mixing_coarse.png", "style mixing: coarse styles from B"),
            Picture("stylegan2_celeba32_truncation.png", "eval/truncation/truncation_psi_0.5.png", "truncated in W, psi 0.5"),
