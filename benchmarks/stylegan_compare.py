@@ -31,6 +31,7 @@ seed's last sample grid of each model goes to ``docs/gallery/stylegan_compare_<m
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -82,6 +83,7 @@ def train_command(model: str, seed: int, args, run_dir: Path) -> list[str]:
             "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", "ckpt_path=auto"]
 
 
+@functools.cache  # one classifier for every run of the session
 def classifier_distance(cache_dir: Path, size: int):
     """||f(x0)/|f(x0)| - f(x1)/|f(x1)|||² [N] on the penultimate features of the CelebA attribute classifier
     the runs' metrics use (cached by the first run; no uint8 quantization, which would hide eps-sized changes)."""
@@ -101,7 +103,7 @@ def classifier_distance(cache_dir: Path, size: int):
     return distance
 
 
-def run(model: str, seed: int, args, distance=None) -> dict:
+def run(model: str, seed: int, args) -> dict:
     from gan_experiments.tools.checkpoints import load_module
 
     run_dir = args.runs / f"{model}-seed{seed}"
@@ -117,7 +119,7 @@ def run(model: str, seed: int, args, distance=None) -> dict:
         done.write_text(f"{time.perf_counter() - start:.0f} s\n")
     seconds = float(done.read_text().split()[0])
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    distance = distance or classifier_distance(args.cache_dir, args.size)  # after a run trained it
+    distance = classifier_distance(args.cache_dir, args.size)  # after the first run trained it
     module, _ = load_module(run_dir / "checkpoints" / "last.ckpt")
     ppl = perceptual_path_length(module.eval(), distance, num_samples=args.ppl_samples, space="w", sampling="end",
                                  batch_size=50, seed=seed)
@@ -136,6 +138,7 @@ def publish_samples(model: str, run_dir: Path, out_dir: Path) -> str:
     from gallery import Picture, publish  # the sibling script (benchmarks/ is this script's sys.path[0])
 
     picture = Picture(f"stylegan_compare_{model}.png", "samples/epoch_[0-9][0-9][0-9].png", "")
+    out_dir.mkdir(parents=True, exist_ok=True)
     return str(publish(picture, run_dir, out_dir))
 
 
@@ -156,11 +159,10 @@ def main() -> None:
                         help="where the first seed's last sample grid of each model goes")
     parser.add_argument("--cache-dir", type=Path, default=Path("~/.cache/gan_experiments").expanduser())
     args = parser.parse_args()
-    distance = None
     for model in args.models:
         rows = []
         for seed in args.seeds:
-            rows.append(run(model, seed, args, distance))
+            rows.append(run(model, seed, args))
             print(json.dumps(rows[-1]), flush=True)
         summary = {"model": model, "seeds": args.seeds}
         for key in ("fid", "kid", "precision", "recall", "ppl_w_end_classifier"):
