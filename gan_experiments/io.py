@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -42,7 +42,8 @@ def replace_atomically(path: Path) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~current_umask())  # os.fchmod: not on Windows before Python 3.13
+        with suppress(OSError):  # file systems without modes (FAT, some network mounts) refuse; keep mkstemp's
+            os.chmod(tmp, 0o666 & ~current_umask())  # by path: os.fchmod is not on Windows before Python 3.13
         with os.fdopen(fd, "wb") as out:
             yield out
         os.replace(tmp, path)

@@ -62,3 +62,15 @@ def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path, umask):
     assert expected == 0o666 & ~umask
     for name in ("metrics.json", "cache.pt"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected, name
+
+
+def test_a_file_system_that_refuses_chmod_still_gets_the_file(tmp_path, monkeypatch):
+    """FAT or a network mount may refuse chmod; the write must not fail for the mode's sake."""
+
+    def refuses(*args, **kwargs):
+        raise PermissionError("Operation not permitted")
+
+    monkeypatch.setattr(io.os, "chmod", refuses)
+    io.write_json_atomic(tmp_path / "metrics.json", {"fid": 2.0})
+    assert (tmp_path / "metrics.json").read_text().strip().endswith("}")
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
