@@ -340,6 +340,8 @@ def main() -> None:
             (args.runs / entry.name).mkdir(parents=True, exist_ok=True)
             save_state(args.runs / entry.name, state)
         row = run_entry(entry, args.runs, args.out, args.data_root, args.extra)
+        # read again: an entry trains for hours, during which the table may gain other rows or notes
+        rows = json.loads(results_path.read_text()) if results_path.is_file() else {}
         rows[entry.name] = row | {"note": rows.get(entry.name, {}).get("note", "")}
         results_path.write_text(json.dumps(rows, indent=1) + "\n")
         (args.out / "README.md").write_text(render_table(rows))

@@ -75,3 +75,25 @@ def test_an_entry_trains_resumes_and_is_skipped_once_done(gallery, tmp_path):
     both_sittings = checkpoint_train_seconds(runs / "tiny")
     assert both_sittings > first_sitting and row["train_seconds"] == round(both_sittings)
     assert "resuming from" in (runs / "tiny" / "gallery.log").read_text()
+
+
+def test_rows_and_notes_written_while_an_entry_trains_are_kept(gallery, tmp_path, monkeypatch):
+    """An entry trains for hours; a note written by hand (or another entry's row) meanwhile must survive its
+    row being added."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps({"gan_mnist": {"note": "old"}}))
+
+    def trains_while_someone_edits(entry, runs, out_dir, data_root, extra):
+        (out_dir / "results.json").write_text(json.dumps({"gan_mnist": {"note": "written meanwhile"},
+                                                          "vae_mnist": {"note": "its own"}}))
+        return {"name": entry.name}
+
+    monkeypatch.setattr(gallery, "run_entry", trains_while_someone_edits)
+    monkeypatch.setattr(gallery, "render_table", lambda rows: "")
+    monkeypatch.setattr(sys, "argv", ["gallery.py", "--only", "dcgan_mnist", "--out", str(out),
+                                      "--runs", str(tmp_path / "runs")])
+    gallery.main()
+    rows = json.loads((out / "results.json").read_text())
+    assert rows == {"gan_mnist": {"note": "written meanwhile"}, "vae_mnist": {"note": "its own"},
+                    "dcgan_mnist": {"name": "dcgan_mnist", "note": ""}}
