@@ -272,6 +272,11 @@ def format_metrics(row: dict) -> str:
     return ", ".join(parts) or "-"
 
 
+def read_rows(results_path: Path) -> dict[str, dict]:
+    """``results.json``: one row per entry run so far, by name."""
+    return json.loads(results_path.read_text()) if results_path.is_file() else {}
+
+
 def render_table(rows: dict[str, dict]) -> str:
     """``docs/gallery/README.md``: one row per entry, in ``ENTRIES`` order; entries not run yet say so."""
     lines = [
@@ -330,9 +335,8 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     results_path = args.out / "results.json"
-    rows = json.loads(results_path.read_text()) if results_path.is_file() else {}
     if args.table_only:
-        (args.out / "README.md").write_text(render_table(rows))
+        (args.out / "README.md").write_text(render_table(read_rows(results_path)))
         return
     for entry in chosen:
         if args.force:
@@ -340,8 +344,8 @@ def main() -> None:
             (args.runs / entry.name).mkdir(parents=True, exist_ok=True)
             save_state(args.runs / entry.name, state)
         row = run_entry(entry, args.runs, args.out, args.data_root, args.extra)
-        # read again: an entry trains for hours, during which the table may gain other rows or notes
-        rows = json.loads(results_path.read_text()) if results_path.is_file() else {}
+        # read after training: an entry trains for hours, during which the table may gain other rows or notes
+        rows = read_rows(results_path)
         rows[entry.name] = row | {"note": rows.get(entry.name, {}).get("note", "")}
         results_path.write_text(json.dumps(rows, indent=1) + "\n")
         (args.out / "README.md").write_text(render_table(rows))

@@ -135,11 +135,10 @@ def run(model: str, seed: int, args) -> dict:
 def publish_samples(model: str, run_dir: Path, out_dir: Path) -> str:
     """The run's last sample grid (G_ema, fixed z) saved as ``<out_dir>/stylegan_compare_<model>.png`` by the
     gallery's publisher (under its size limit); the path written."""
-    from gallery import Picture, publish  # the sibling script (benchmarks/ is this script's sys.path[0])
+    from gallery import publish, samples  # the sibling script (benchmarks/ is this script's sys.path[0])
 
-    picture = Picture(f"stylegan_compare_{model}.png", "samples/epoch_[0-9][0-9][0-9].png", "")
     out_dir.mkdir(parents=True, exist_ok=True)
-    return str(publish(picture, run_dir, out_dir))
+    return str(publish(samples(f"stylegan_compare_{model}", ""), run_dir, out_dir))
 
 
 def main() -> None:

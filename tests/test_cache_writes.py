@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -72,5 +73,5 @@ def test_a_file_system_that_refuses_chmod_still_gets_the_file(tmp_path, monkeypa
 
     monkeypatch.setattr(io.os, "chmod", refuses)
     io.write_json_atomic(tmp_path / "metrics.json", {"fid": 2.0})
-    assert (tmp_path / "metrics.json").read_text().strip().endswith("}")
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"fid": 2.0}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
