@@ -14,7 +14,9 @@ when the entry runs again and printed under the table.
     python benchmarks/gallery.py [--only dcgan_mnist vae_mnist] [--list] [--force]
         [--data-root ../shared/data] [--runs logs/gallery] [--out docs/gallery] [-- extra overrides]
 
-``make gallery`` runs every entry (hours on 2 CPU cores; the budgets are in ``ENTRIES``).
+``make gallery`` runs every entry (hours on 2 CPU cores; the budgets are in ``ENTRIES``). Two gallery
+processes may run side by side on different entries (``--only``; one core each with ``OMP_NUM_THREADS=1``):
+each adds its row under a lock on ``results.json``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,6 +280,18 @@ def read_rows(results_path: Path) -> dict[str, dict]:
     return json.loads(results_path.read_text()) if results_path.is_file() else {}
 
 
+def record_row(row: dict, out_dir: Path) -> None:
+    """Adds ``row`` to ``results.json`` (keeping its hand-written note) and rewrites the table. The file is
+    read here, after hours of training, and under a lock: other gallery processes (``--only`` another entry)
+    and hand-written notes may have changed it meanwhile."""
+    results_path = out_dir / "results.json"
+    with FileLock(out_dir / "results.json.lock"):
+        rows = read_rows(results_path)
+        rows[row["name"]] = row | {"note": rows.get(row["name"], {}).get("note", "")}
+        results_path.write_text(json.dumps(rows, indent=1) + "\n")
+        (out_dir / "README.md").write_text(render_table(rows))
+
+
 def render_table(rows: dict[str, dict]) -> str:
     """``docs/gallery/README.md``: one row per entry, in ``ENTRIES`` order; entries not run yet say so."""
     lines = [
@@ -344,11 +359,7 @@ def main() -> None:
             (args.runs / entry.name).mkdir(parents=True, exist_ok=True)
             save_state(args.runs / entry.name, state)
         row = run_entry(entry, args.runs, args.out, args.data_root, args.extra)
-        # read after training: an entry trains for hours, during which the table may gain other rows or notes
-        rows = read_rows(results_path)
-        rows[entry.name] = row | {"note": rows.get(entry.name, {}).get("note", "")}
-        results_path.write_text(json.dumps(rows, indent=1) + "\n")
-        (args.out / "README.md").write_text(render_table(rows))
+        record_row(row, args.out)
         print(json.dumps(row), flush=True)
 
 

@@ -97,3 +97,26 @@ def test_rows_and_notes_written_while_an_entry_trains_are_kept(gallery, tmp_path
     rows = json.loads((out / "results.json").read_text())
     assert rows == {"gan_mnist": {"note": "written meanwhile"}, "vae_mnist": {"note": "its own"},
                     "dcgan_mnist": {"name": "dcgan_mnist", "note": ""}}
+
+
+def test_a_row_waits_for_another_gallery_process_holding_the_table(gallery, tmp_path, monkeypatch):
+    """Two gallery processes (``--only`` different entries) add rows to one results.json: each read-modify-write
+    holds the table's lock, so neither loses the other's row."""
+    import threading
+
+    from filelock import FileLock
+
+    monkeypatch.setattr(gallery, "render_table", lambda rows: "")
+    out = tmp_path / "out"
+    out.mkdir()
+    other = FileLock(out / "results.json.lock")
+    other.acquire()
+    writer = threading.Thread(target=gallery.record_row, args=({"name": "cgan_mnist"}, out))
+    writer.start()
+    writer.join(timeout=1.0)
+    assert writer.is_alive() and not (out / "results.json").exists()  # it waits for the other process
+    (out / "results.json").write_text(json.dumps({"vae_mnist": {"name": "vae_mnist", "note": "mine"}}))
+    other.release()
+    writer.join(timeout=10)
+    rows = json.loads((out / "results.json").read_text())
+    assert rows == {"vae_mnist": {"name": "vae_mnist", "note": "mine"}, "cgan_mnist": {"name": "cgan_mnist", "note": ""}}
