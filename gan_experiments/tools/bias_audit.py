@@ -53,19 +53,29 @@ def bias_audit(cfg: DictConfig, *, ckpt: str, attribute: str, num_images: int, e
             "chart": str(chart)}
 
 
-def plot_shifts(entries: dict, target: str, path: Path, top: int = 12) -> Path:
+def shift_chart(entries: dict, target: str, top: int = 12) -> plt.Figure:
+    """Horizontal bars of the mean probability shift (± std) of ``target`` (top, orange) and of the ``top``
+    other attributes that moved most (blue), each with its real-data correlation r with ``target`` written
+    in a column right of the plot."""
     others = sorted((n for n in entries if n != target), key=lambda n: -abs(entries[n]["mean_change"]))[:top]
-    names = [target, *others]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1.2))
-    ax.barh(names[::-1], [entries[n]["mean_change"] for n in names[::-1]],
-            xerr=[entries[n]["std_change"] for n in names[::-1]], color=["C1"] + ["C0"] * (len(names) - 1))
-    for y, n in enumerate(names[::-1]):
-        ax.annotate(f"r = {entries[n]['real_correlation']:+.2f}", (0, y), xytext=(4, -3), textcoords="offset points",
-                    fontsize=7)
+    names = [target, *others][::-1]  # barh draws bottom-up: the target last, at the top
+    fig, ax = plt.subplots(figsize=(8.5, 0.35 * len(names) + 1.4))
+    ax.barh(names, [entries[n]["mean_change"] for n in names], xerr=[entries[n]["std_change"] for n in names],
+            color=["C1" if n == target else "C0" for n in names], ecolor="0.3", capsize=2)
+    for y, n in enumerate(names):
+        ax.annotate(f"{entries[n]['real_correlation']:+.2f}", (1.01, y), xycoords=("axes fraction", "data"),
+                    va="center", fontsize=8)
+    ax.annotate("r", (1.01, len(names) - 0.4), xycoords=("axes fraction", "data"), fontsize=8, weight="bold")
     ax.set(xlabel="mean change in classifier probability (± std over samples)",
-           title=f"editing toward {target}: largest shifts (r: correlation in the real data)")
+           title=f"editing toward {target} (orange): largest other shifts; r = correlation in the real data")
+    ax.title.set_fontsize(10)
     ax.axvline(0, color="k", lw=0.5)
     fig.tight_layout()
+    return fig
+
+
+def plot_shifts(entries: dict, target: str, path: Path, top: int = 12) -> Path:
+    fig = shift_chart(entries, target, top)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
