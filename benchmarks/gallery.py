@@ -88,7 +88,8 @@ TOY_METRICS = ("val/modes_covered", "val/high_quality_fraction")
 NARROW_STYLEGAN = ("model.generator.base_channels=32", "model.generator.max_channels=256")
 NARROW_STYLEGAN2 = ("model.generator.channel_base=1024", "model.generator.channel_max=256")
 # CycleGAN's generators and discriminators at half the reference width (32 base channels, ~1/4 of the cost):
-# ~2 s an iteration on one core at 128 px, 1,334 iterations an epoch
+# ~2 s an iteration on one core at 128 px, 1,334 iterations an epoch. The budget 1 + 1 is what ran; under
+# the reference's schedule its second epoch trains at rate 0 (the row's note), so a longer run should raise n_epochs
 NARROW_CYCLEGAN = ("model.generator_ab.base_channels=32", "model.discriminator_a.base_channels=32")
 
 ENTRIES: tuple[Entry, ...] = (
