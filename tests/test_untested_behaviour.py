@@ -257,6 +257,27 @@ def test_schedule_length_warning(model, data, max_epochs, warns, tmp_path):
         assert messages == []
 
 
+@pytest.mark.parametrize(("n_epochs", "n_epochs_decay", "share"), [(2, 3, 20), (6, 3, 11), (6, 4, None), (100, 100, None)])
+def test_zero_rate_last_epoch_warning(n_epochs, n_epochs_decay, share, tmp_path):
+    """The reference's last epoch trains at rate 0: a warning when it is over a tenth of the run (1/5 = 20 %,
+    1/9 = 11 %; 1/10 and 1/200 pass quietly). trainer.max_epochs follows the schedule's length."""
+    cfg = compose_train(["model=cyclegan", "data=horse2zebra", *small_networks("cyclegan"), f"model.n_epochs={n_epochs}",
+                         f"model.n_epochs_decay={n_epochs_decay}"], tmp_path)
+    module = build_module(cfg)
+    total = n_epochs + n_epochs_decay
+    assert cfg.trainer.max_epochs == total and module.schedule(total - 1) == 0 < module.schedule(total - 2)
+    module._trainer = SimpleNamespace(max_epochs=cfg.trainer.max_epochs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module.on_fit_start()
+    messages = [str(w.message) for w in caught if "learning rate 0" in str(w.message)]
+    if share is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and f"the last of the {total} scheduled epochs" in messages[0]
+        assert f"that is {share} % of the training time" in messages[0]
+
+
 def test_schedule_length_warning_reaches_the_user_through_train(tmp_path):
     """The same warning from a real (tiny) pix2pix run on synthetic paired images."""
     from tests.helpers import write_image_folders

@@ -16,6 +16,9 @@ from gan_experiments.models.base import AdversarialModule, OptimizerFactory
 from gan_experiments.models.inference import TEST_MODES, eval_mode, paper_test_mode
 from gan_experiments.training import LinearDecay
 
+# the reference's schedule trains its last epoch at rate 0: warn when that epoch is more of the run than this
+MAX_ZERO_RATE_SHARE = 0.1
+
 
 def check_criterion(criterion: Any, model: str, unexpected: dict[str, Any]) -> None:
     """Translation models take the adversarial criterion alone (``criterion: ${loss.criterion}``), one D
@@ -89,6 +92,12 @@ class TranslationModule(AdversarialModule):
                    f"the rate is 0 from epoch {total} on (the reference's last epoch trains at 0 too), so epochs "
                    f"{total + 1}-{budget} leave the weights as they are")
                 + "; set them to match"
+            )
+        elif budget == total and 0 < total < 1 / MAX_ZERO_RATE_SHARE:
+            rank_zero_warn(
+                f"the last of the {total} scheduled epochs trains at learning rate 0, as the reference's does: in a "
+                f"run this short that is {100 / total:.0f} % of the training time leaving the weights as they are; "
+                "schedule more, shorter epochs instead (e.g. trainer.limit_train_batches=0.25 with 4x model.n_epochs)"
             )
 
     def on_train_epoch_end(self) -> None:
