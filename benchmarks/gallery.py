@@ -88,7 +88,7 @@ TOY_METRICS = ("val/modes_covered", "val/high_quality_fraction")
 NARROW_STYLEGAN = ("model.generator.base_channels=32", "model.generator.max_channels=256")
 NARROW_STYLEGAN2 = ("model.generator.channel_base=1024", "model.generator.channel_max=256")
 # CycleGAN's generators and discriminators at half the reference width (32 base channels, ~1/4 of the cost):
-# ~1.55 s an iteration on 2 cores (1.9 on one) at 128 px, 1,334 iterations an epoch. The reference's schedule
+# ~1.2 s an iteration on 2 threads (1.9 on one) at 128 px, 1,334 iterations a pass. The reference's schedule
 # trains its last epoch at rate 0, so the entry counts epochs of a quarter of the data (333 iterations):
 # n_epochs 12 + n_epochs_decay 2 = 11 at the full rate, then 2/3, 1/3 and 0; 3.5 passes over the data in all
 NARROW_CYCLEGAN = ("model.generator_ab.base_channels=32", "model.discriminator_a.base_channels=32")
